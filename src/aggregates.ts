@@ -1,0 +1,16 @@
+/**
+ * The aggregates this application runs. Adding one is a definition under src/domain and one line
+ * here: a tag for its actor system, and its layer in `AggregatesLive`.
+ */
+import { Context, Layer } from "effect"
+import { orderAggregate, type OrderCommand, type OrderEvent, type OrderState } from "./domain/order/index.js"
+import * as ActorSystem from "./runtime/ActorSystem.js"
+
+export class OrderActors extends Context.Tag("app/OrderActors")<
+  OrderActors,
+  ActorSystem.ActorSystem<OrderState, OrderCommand, OrderEvent>
+>() {}
+
+export const AggregatesLive = Layer.mergeAll(
+  ActorSystem.layer(OrderActors, orderAggregate)
+)

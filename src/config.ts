@@ -1,0 +1,66 @@
+/**
+ * Every setting of the project, read once from the environment and validated, with the defaults of
+ * the design. A bad value stops start-up with a message naming the variable.
+ */
+import { Config, Context, Duration, Effect, Layer, LogLevel, Redacted } from "effect"
+
+const withDefault = <A>(config: Config.Config<A>, fallback: A) => Config.withDefault(config, fallback)
+
+const positiveInt = (name: string, fallback: number) =>
+  withDefault(
+    Config.integer(name).pipe(Config.validate({ message: "must be a whole number above 0", validation: (n) => n > 0 })),
+    fallback
+  )
+
+const commaList = (name: string, fallback: string) =>
+  withDefault(Config.string(name), fallback).pipe(
+    Config.map((raw) => raw.split(",").map((part) => part.trim()).filter((part) => part.length > 0)),
+    Config.validate({ message: "must list at least one host:port", validation: (list) => list.length > 0 })
+  )
+
+const url = (name: string, fallback: string) =>
+  withDefault(Config.redacted(name), Redacted.make(fallback)).pipe(
+    Config.validate({
+      message: "must be a URL",
+      validation: (value) => URL.canParse(Redacted.value(value))
+    })
+  )
+
+export const appConfig = Config.all({
+  http: Config.all({
+    port: withDefault(Config.port("PORT"), 3000),
+    /** Request bodies above this many bytes get 413. */
+    maxBodyBytes: positiveInt("HTTP_MAX_BODY_BYTES", 64 * 1024)
+  }),
+  database: Config.all({
+    url: url("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/actors"),
+    maxConnections: positiveInt("PG_MAX_CONNECTIONS", 20)
+  }),
+  kafka: Config.all({
+    brokers: commaList("KAFKA_BROKERS", "127.0.0.1:9092")
+  }),
+  amqp: Config.all({
+    url: url("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
+  }),
+  pushGatewayUrl: Config.option(Config.string("PUSH_GATEWAY_URL")),
+  snapshotEvery: positiveInt("SNAPSHOT_EVERY", 50),
+  logLevel: withDefault(Config.logLevel("LOG_LEVEL"), LogLevel.Info),
+  runtime: Config.all({
+    /** Commands waiting per actor; one more is refused as Overloaded (503). */
+    mailboxCapacity: positiveInt("ACTOR_MAILBOX_CAPACITY", 1024),
+    /** Actors with no command for this long are passivated. */
+    idleTimeout: withDefault(Config.duration("ACTOR_IDLE_TIMEOUT"), Duration.minutes(5)),
+    /** Live actors at most; past it the least recently used idle actor is passivated. */
+    maxActors: positiveInt("ACTOR_MAX_LIVE", 10_000),
+    /** How often a command is re-decided after another process appended to its stream meanwhile. */
+    conflictRetries: positiveInt("ACTOR_CONFLICT_RETRIES", 5)
+  })
+})
+
+export type AppConfigShape = Config.Config.Success<typeof appConfig>
+export type RuntimeSettings = AppConfigShape["runtime"]
+
+export class AppConfig extends Context.Tag("app/AppConfig")<AppConfig, AppConfigShape>() {
+  /** Reads the environment once; a ConfigError names the variable and what is wrong with it. */
+  static readonly layer = Layer.effect(AppConfig, Effect.flatMap(appConfig, Effect.succeed))
+}

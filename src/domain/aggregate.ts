@@ -1,0 +1,47 @@
+/**
+ * The generic aggregate definition: what the runtime, the event store and the edges need to know
+ * about one kind of aggregate. Shaped like Akka Persistence Typed — the command handler (`decide`),
+ * the event handler (`evolve`) and the event catalogue are separate, declared parts — and like a
+ * decider: pure functions of their inputs, with time and ids coming in on the command.
+ */
+import { Data, type Either } from "effect"
+import type { EventCatalog } from "./events.js"
+
+/** A business rule refused the command. `rule` is a stable, machine-readable name. */
+export class RuleViolated extends Data.TaggedError("RuleViolated")<{
+  readonly rule: string
+  readonly message: string
+}> {}
+
+/** The command addresses an aggregate that has no history (it was never created). */
+export class NotCreated extends Data.TaggedError("NotCreated")<{
+  readonly message: string
+}> {}
+
+export type DomainError = RuleViolated | NotCreated
+
+export interface AggregateDefinition<State, Command extends { readonly _tag: string }, Event extends { readonly _tag: string }> {
+  /** Stream type: names the aggregate kind in the store and in topics (`<streamType>.events`). */
+  readonly streamType: string
+  readonly initialState: State
+  readonly decide: (command: Command, state: State) => Either.Either<ReadonlyArray<Event>, DomainError>
+  readonly evolve: (state: State, event: Event) => State
+  readonly events: EventCatalog<Event>
+}
+
+export type AnyAggregate = AggregateDefinition<any, any, any>
+
+export type StateOf<A> = A extends AggregateDefinition<infer S, any, any> ? S : never
+export type CommandOf<A> = A extends AggregateDefinition<any, infer C, any> ? C : never
+export type EventOf<A> = A extends AggregateDefinition<any, any, infer E> ? E : never
+
+/** Folds a history onto a state: the one way state is ever derived from events. */
+export const fold = <State, Event>(
+  evolve: (state: State, event: Event) => State,
+  state: State,
+  events: Iterable<Event>
+): State => {
+  let current = state
+  for (const event of events) current = evolve(current, event)
+  return current
+}

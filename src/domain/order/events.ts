@@ -1,0 +1,59 @@
+/** Events of the Order aggregate: Effect Schemas, each with a schema version in the catalogue. */
+import { Schema } from "effect"
+import { makeEventCatalog } from "../events.js"
+import { OrderLine } from "./values.js"
+
+/** Event timestamps come in with the command (the decider has no clock); ISO-8601 strings. */
+const Instant = Schema.String
+
+export const OrderPlaced = Schema.TaggedStruct("OrderPlaced", {
+  customerId: Schema.String,
+  currency: Schema.String,
+  lines: Schema.Array(OrderLine),
+  placedAt: Instant
+})
+export const ItemAdded = Schema.TaggedStruct("ItemAdded", {
+  sku: Schema.String,
+  quantity: Schema.Number,
+  unitPriceCents: Schema.Number
+})
+export const ItemRemoved = Schema.TaggedStruct("ItemRemoved", { sku: Schema.String })
+export const OrderConfirmed = Schema.TaggedStruct("OrderConfirmed", { confirmedAt: Instant })
+export const OrderPaid = Schema.TaggedStruct("OrderPaid", {
+  amountCents: Schema.Number,
+  method: Schema.String,
+  paidAt: Instant
+})
+export const OrderShipped = Schema.TaggedStruct("OrderShipped", {
+  carrier: Schema.String,
+  trackingNumber: Schema.String,
+  shippedAt: Instant
+})
+export const OrderDelivered = Schema.TaggedStruct("OrderDelivered", { deliveredAt: Instant })
+export const OrderCancelled = Schema.TaggedStruct("OrderCancelled", {
+  reason: Schema.String,
+  cancelledAt: Instant
+})
+
+export const OrderEvent = Schema.Union(
+  OrderPlaced,
+  ItemAdded,
+  ItemRemoved,
+  OrderConfirmed,
+  OrderPaid,
+  OrderShipped,
+  OrderDelivered,
+  OrderCancelled
+)
+export type OrderEvent = typeof OrderEvent.Type
+
+export const orderEvents = makeEventCatalog(OrderEvent, {
+  OrderPlaced: { schemaVersion: 1 },
+  ItemAdded: { schemaVersion: 1 },
+  ItemRemoved: { schemaVersion: 1 },
+  OrderConfirmed: { schemaVersion: 1 },
+  OrderPaid: { schemaVersion: 1 },
+  OrderShipped: { schemaVersion: 1 },
+  OrderDelivered: { schemaVersion: 1 },
+  OrderCancelled: { schemaVersion: 1 }
+})

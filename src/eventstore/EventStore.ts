@@ -1,0 +1,102 @@
+/**
+ * The event store: append to a stream with an expected version, read a stream, read the whole log in
+ * an order that never skips a late commit. The interface is storage-neutral; PgEventStore implements it.
+ */
+import type { SqlError } from "@effect/sql"
+import { Context, Data, type Effect, type Option } from "effect"
+
+export interface EventMetadata {
+  readonly correlationId: string
+  readonly causationId: string | null
+  readonly userId: string | null
+}
+
+export interface NewEvent {
+  readonly eventId: string
+  readonly type: string
+  readonly schemaVersion: number
+  readonly data: unknown
+  readonly metadata: EventMetadata
+}
+
+export interface RecordedEvent {
+  readonly globalPosition: number
+  readonly eventId: string
+  readonly streamId: string
+  readonly streamType: string
+  readonly version: number
+  readonly type: string
+  readonly schemaVersion: number
+  readonly data: unknown
+  readonly metadata: EventMetadata
+  readonly recordedAt: Date
+}
+
+export interface IdempotencyClaim {
+  readonly key: string
+  /** Fingerprint of the request: the same key with another request is refused, not replayed. */
+  readonly requestHash: string
+}
+
+export interface AppendRequest {
+  readonly streamId: string
+  readonly streamType: string
+  /** The stream's version the events were decided on (0 for a new stream). */
+  readonly expectedVersion: number
+  readonly events: ReadonlyArray<NewEvent>
+  readonly idempotency?: IdempotencyClaim | undefined
+}
+
+export interface AppendResult {
+  readonly streamId: string
+  /** Version of the first appended event. */
+  readonly fromVersion: number
+  /** The stream's version after the append. */
+  readonly toVersion: number
+}
+
+/** Either the events were appended now, or the idempotency key had been used by this same request. */
+export type AppendOutcome =
+  | { readonly _tag: "Appended"; readonly result: AppendResult }
+  | { readonly _tag: "Replayed"; readonly result: AppendResult }
+
+export class VersionConflict extends Data.TaggedError("VersionConflict")<{
+  readonly streamId: string
+  readonly expectedVersion: number
+  readonly actualVersion: number
+}> {}
+
+export class IdempotencyKeyReused extends Data.TaggedError("IdempotencyKeyReused")<{
+  readonly key: string
+}> {}
+
+/** Positions given to readAll must be 0 or a position the store returned. */
+export class UnknownPosition extends Data.TaggedError("UnknownPosition")<{
+  readonly position: number
+}> {}
+
+export interface StoredIdempotency {
+  readonly requestHash: string
+  readonly result: AppendResult
+}
+
+export interface EventStoreShape {
+  readonly append: (request: AppendRequest) => Effect.Effect<AppendOutcome, VersionConflict | IdempotencyKeyReused | SqlError.SqlError>
+  /** Events of one stream with a version above `afterVersion`, in version order. */
+  readonly readStream: (
+    streamId: string,
+    options?: { readonly afterVersion?: number; readonly toVersion?: number }
+  ) => Effect.Effect<ReadonlyArray<RecordedEvent>, SqlError.SqlError>
+  readonly streamVersion: (streamId: string) => Effect.Effect<number, SqlError.SqlError>
+  /**
+   * Up to `limit` events of the whole log that follow the event at `afterPosition` (0 for the start),
+   * in commit-safe order: events of transactions still in flight, and everything after them, wait.
+   */
+  readonly readAll: (options: {
+    readonly afterPosition: number
+    readonly limit: number
+  }) => Effect.Effect<ReadonlyArray<RecordedEvent>, UnknownPosition | SqlError.SqlError>
+  readonly findIdempotency: (key: string) => Effect.Effect<Option.Option<StoredIdempotency>, SqlError.SqlError>
+}
+
+export class EventStore extends Context.Tag("app/EventStore")<EventStore, EventStoreShape>() {}

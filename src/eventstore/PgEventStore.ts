@@ -1,0 +1,183 @@
+/** EventStore on PostgreSQL (tables in migrations/0001_events.sql). */
+import { SqlClient, type SqlError } from "@effect/sql"
+import { Effect, Layer, Option } from "effect"
+import {
+  type AppendOutcome,
+  type AppendRequest,
+  type AppendResult,
+  type EventMetadata,
+  EventStore,
+  type EventStoreShape,
+  IdempotencyKeyReused,
+  type RecordedEvent,
+  type StoredIdempotency,
+  UnknownPosition,
+  VersionConflict
+} from "./EventStore.js"
+
+interface EventRow {
+  readonly global_position: number
+  readonly event_id: string
+  readonly stream_id: string
+  readonly stream_type: string
+  readonly version: number
+  readonly event_type: string
+  readonly schema_version: number
+  readonly payload: unknown
+  readonly metadata: EventMetadata
+  readonly recorded_at: Date
+}
+
+const toRecordedEvent = (row: EventRow): RecordedEvent => ({
+  globalPosition: row.global_position,
+  eventId: row.event_id,
+  streamId: row.stream_id,
+  streamType: row.stream_type,
+  version: row.version,
+  type: row.event_type,
+  schemaVersion: row.schema_version,
+  data: row.payload,
+  metadata: row.metadata,
+  recordedAt: row.recorded_at
+})
+
+const sqlState = (error: SqlError.SqlError): { code?: string; constraint?: string } =>
+  typeof error.cause === "object" && error.cause !== null ? error.cause as { code?: string; constraint?: string } : {}
+
+export const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+
+  const columns = sql`global_position, event_id, stream_id, stream_type, version, event_type, schema_version,
+    payload, metadata, recorded_at`
+
+  const streamVersion = (streamId: string) =>
+    sql<{ version: number }>`SELECT coalesce(max(version), 0)::int AS version FROM events WHERE stream_id = ${streamId}`
+      .pipe(Effect.map((rows) => rows[0]?.version ?? 0))
+
+  const findIdempotency = (key: string) =>
+    sql<{ request_hash: string; result: AppendResult }>`
+      SELECT request_hash, result FROM idempotency_keys WHERE idempotency_key = ${key}`.pipe(
+      Effect.map((rows) =>
+        Option.map(Option.fromNullable(rows[0]), (row): StoredIdempotency => ({
+          requestHash: row.request_hash,
+          result: row.result
+        }))
+      )
+    )
+
+  /**
+   * One statement, so one round trip and one implicit transaction: the version guard, the idempotency
+   * claim and the events succeed or fail together. When the stream moved past `expectedVersion`, or
+   * the key was already claimed, nothing is inserted and the caller learns which from the result.
+   * A writer racing us to the same version loses on the (stream_id, version) unique constraint.
+   */
+  const insertEvents = (request: AppendRequest, result: AppendResult) => {
+    const key = request.idempotency?.key ?? null
+    const events = JSON.stringify(request.events.map((event) => ({
+      eventId: event.eventId,
+      type: event.type,
+      schemaVersion: event.schemaVersion,
+      data: event.data,
+      metadata: event.metadata
+    })))
+    return sql<{ current_version: number; appended: number }>`
+      WITH current AS (
+        SELECT coalesce(max(version), 0)::int AS version FROM events WHERE stream_id = ${request.streamId}
+      ), claimed AS (
+        INSERT INTO idempotency_keys (idempotency_key, stream_id, request_hash, result)
+        SELECT ${key}::text, ${request.streamId}, ${request.idempotency?.requestHash ?? ""}, ${JSON.stringify(result)}::jsonb
+        FROM current
+        WHERE ${key}::text IS NOT NULL AND current.version = ${request.expectedVersion}
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING 1
+      ), appended AS (
+        INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version, payload, metadata)
+        SELECT ${request.streamId}, ${request.streamType}, ${request.expectedVersion}::int + e.ordinal::int,
+          (e.value->>'eventId')::uuid, e.value->>'type', (e.value->>'schemaVersion')::int,
+          e.value->'data', e.value->'metadata'
+        FROM jsonb_array_elements(${events}::jsonb) WITH ORDINALITY AS e(value, ordinal)
+        WHERE (SELECT version FROM current) = ${request.expectedVersion}
+          AND (${key}::text IS NULL OR EXISTS (SELECT 1 FROM claimed))
+        RETURNING version
+      )
+      SELECT (SELECT version FROM current) AS current_version, (SELECT count(*) FROM appended)::int AS appended`
+  }
+
+  const append = (request: AppendRequest): Effect.Effect<AppendOutcome, VersionConflict | IdempotencyKeyReused | SqlError.SqlError> => {
+    const result: AppendResult = {
+      streamId: request.streamId,
+      fromVersion: request.expectedVersion + 1,
+      toVersion: request.expectedVersion + request.events.length
+    }
+    const conflict = (actualVersion: number) =>
+      new VersionConflict({ streamId: request.streamId, expectedVersion: request.expectedVersion, actualVersion })
+
+    return insertEvents(request, result).pipe(
+      Effect.flatMap(([row]): Effect.Effect<AppendOutcome, VersionConflict | IdempotencyKeyReused | SqlError.SqlError> => {
+        if (row !== undefined && row.appended > 0) return Effect.succeed({ _tag: "Appended", result })
+        if (row === undefined || row.current_version !== request.expectedVersion) {
+          return Effect.fail(conflict(row?.current_version ?? -1))
+        }
+        const claim = request.idempotency!
+        return findIdempotency(claim.key).pipe(
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.dieMessage(`idempotency key ${claim.key} was claimed but its record is gone`),
+            onSome: (stored) =>
+              stored.requestHash === claim.requestHash
+                ? Effect.succeed<AppendOutcome>({ _tag: "Replayed", result: stored.result })
+                : Effect.fail(new IdempotencyKeyReused({ key: claim.key }))
+          }))
+        )
+      }),
+      Effect.catchIf(
+        (error): error is SqlError.SqlError =>
+          error._tag === "SqlError" && sqlState(error).code === "23505" &&
+          sqlState(error).constraint === "events_stream_version_key",
+        () => Effect.flatMap(streamVersion(request.streamId), (actual) => Effect.fail(conflict(actual)))
+      ),
+      Effect.withSpan("EventStore.append", {
+        attributes: { streamId: request.streamId, expectedVersion: request.expectedVersion, events: request.events.length }
+      })
+    )
+  }
+
+  const readStream: EventStoreShape["readStream"] = (streamId, options) =>
+    sql<EventRow>`SELECT ${columns} FROM events
+      WHERE stream_id = ${streamId} AND version > ${options?.afterVersion ?? 0}
+        AND version <= ${options?.toVersion ?? 2_147_483_647}
+      ORDER BY version`.pipe(
+      Effect.map((rows) => rows.map(toRecordedEvent)),
+      Effect.withSpan("EventStore.readStream", { attributes: { streamId } })
+    )
+
+  /**
+   * Reading the whole log without ever passing over a late commit. Positions come from a sequence
+   * before commit, so "position > last seen" alone can skip an event whose transaction commits after
+   * one holding a higher position. Each row also records its transaction id (xid8), and readers walk
+   * (transaction_id, global_position), taking only rows of transactions older than the oldest one
+   * still in flight (pg_snapshot_xmin of the current snapshot). Every transaction below that bound has
+   * ended, and every transaction that has not yet ended sorts at or above it, so anything that becomes
+   * visible later sorts after everything already returned. The caller passes back the last position
+   * it saw; its transaction id is looked up to resume from the same place in that order.
+   */
+  const readAll: EventStoreShape["readAll"] = ({ afterPosition, limit }) =>
+    Effect.gen(function*() {
+      let afterTransaction = "0"
+      if (afterPosition > 0) {
+        const [row] = yield* sql<{ transaction_id: string }>`
+          SELECT transaction_id::text AS transaction_id FROM events WHERE global_position = ${afterPosition}`
+        if (row === undefined) return yield* new UnknownPosition({ position: afterPosition })
+        afterTransaction = row.transaction_id
+      }
+      const rows = yield* sql<EventRow>`SELECT ${columns} FROM events
+        WHERE (transaction_id, global_position) > (${afterTransaction}::xid8, ${afterPosition}::bigint)
+          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id, global_position
+        LIMIT ${limit}`
+      return rows.map(toRecordedEvent)
+    }).pipe(Effect.withSpan("EventStore.readAll", { attributes: { afterPosition, limit } }))
+
+  return EventStore.of({ append, readStream, streamVersion, readAll, findIdempotency })
+})
+
+export const layer = Layer.effect(EventStore, make)

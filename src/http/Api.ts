@@ -1,0 +1,16 @@
+/** The whole HTTP API, shared by the server, the OpenAPI document and typed clients. */
+import { HttpApi, OpenApi } from "@effect/platform"
+import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from "./errors.js"
+import { OrdersApi } from "./orders/Api.js"
+import { SystemApi } from "./system/Api.js"
+
+export class Api extends HttpApi.make("event-sourced-actors")
+  .add(OrdersApi)
+  .add(SystemApi)
+  .addError(BadRequest)
+  .addError(NotFound)
+  .addError(PayloadTooLarge)
+  .addError(UnsupportedMediaType)
+  .annotate(OpenApi.Title, "Event-sourced actors")
+  .annotate(OpenApi.Description, "Commands to per-order actors; every change is an event in PostgreSQL.")
+{}

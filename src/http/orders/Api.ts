@@ -1,0 +1,151 @@
+/** The orders endpoints: request and response schemas, statuses, and the errors each can answer. */
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { OrderValues } from "../../domain/order/index.js"
+import { BadRequest, Conflict, NotFound, Unavailable, Unprocessable } from "../errors.js"
+
+/** Request bodies refuse unknown fields and report every problem, not just the first. */
+const Body = <Fields extends Schema.Struct.Fields>(identifier: string, fields: Fields) =>
+  Schema.Struct(fields).annotations({
+    identifier,
+    parseOptions: { onExcessProperty: "error", errors: "all" }
+  })
+
+export const PlaceOrderBody = Body("PlaceOrderRequest", {
+  customerId: OrderValues.CustomerId,
+  lines: Schema.Array(OrderValues.OrderLine).pipe(
+    Schema.minItems(1, { message: () => "lines must hold at least one line" }),
+    Schema.maxItems(OrderValues.MAX_LINES, { message: () => `lines may hold at most ${OrderValues.MAX_LINES} lines` })
+  ),
+  currency: OrderValues.Currency
+})
+
+export const AddItemBody = Body("AddItemRequest", {
+  sku: OrderValues.Sku,
+  quantity: OrderValues.Quantity,
+  unitPriceCents: OrderValues.UnitPriceCents
+})
+
+export const PayBody = Body("PayRequest", {
+  amountCents: OrderValues.AmountCents,
+  method: OrderValues.NonEmptyText("method", 64)
+})
+
+export const ShipBody = Body("ShipRequest", {
+  carrier: OrderValues.NonEmptyText("carrier", 64),
+  trackingNumber: OrderValues.NonEmptyText("trackingNumber", 128)
+})
+
+export const CancelBody = Body("CancelRequest", {
+  reason: OrderValues.NonEmptyText("reason", 500)
+})
+
+const OrderId = Schema.UUID.annotations({ message: () => "orderId must be a UUID" })
+const OrderPath = Schema.Struct({ orderId: OrderId })
+
+/** `If-Match: "<version>"`: the command applies only if the order is still at that version. */
+export const IfMatch = Schema.String.pipe(
+  Schema.pattern(/^"(0|[1-9][0-9]{0,9})"$/, {
+    message: () => "If-Match must be an ETag from this API, a quoted version such as \"3\""
+  })
+)
+
+const Token = (name: string, maxLength: number) =>
+  Schema.String.pipe(
+    Schema.pattern(new RegExp(`^[\\x21-\\x7e]{1,${maxLength}}$`), {
+      message: () => `${name} must be 1 to ${maxLength} visible ASCII characters`
+    })
+  )
+
+/** Headers every command accepts: tracing context for the events' metadata, and idempotency. */
+const CommandHeaders = {
+  "idempotency-key": Schema.optional(Token("Idempotency-Key", 255)),
+  "x-correlation-id": Schema.optional(Token("X-Correlation-Id", 128)),
+  "x-causation-id": Schema.optional(Token("X-Causation-Id", 128)),
+  "x-user-id": Schema.optional(Token("X-User-Id", 128))
+}
+const CreateHeaders = Schema.Struct(CommandHeaders)
+const UpdateHeaders = Schema.Struct({ ...CommandHeaders, "if-match": Schema.optional(IfMatch) })
+
+export const CommandAccepted = Schema.Struct({
+  orderId: Schema.String,
+  version: Schema.Int
+}).annotations({ identifier: "CommandAccepted" })
+
+export const OrderView = Schema.Struct({
+  orderId: Schema.String,
+  customerId: Schema.String,
+  status: Schema.Literal("placed", "confirmed", "paid", "shipped", "delivered", "cancelled"),
+  lines: Schema.Array(OrderValues.OrderLine),
+  totalCents: Schema.Int,
+  currency: Schema.String,
+  version: Schema.Int,
+  shipment: Schema.NullOr(Schema.Struct({ carrier: Schema.String, trackingNumber: Schema.String })),
+  cancellationReason: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "Order" })
+
+export const TimelineEntry = Schema.Struct({
+  version: Schema.Int,
+  type: Schema.String,
+  schemaVersion: Schema.Int,
+  data: Schema.Unknown,
+  metadata: Schema.Unknown,
+  recordedAt: Schema.String,
+  globalPosition: Schema.Int
+}).annotations({ identifier: "TimelineEntry" })
+
+const update = <Name extends string>(name: Name, path: `/${string}`) =>
+  HttpApiEndpoint.post(name, path)
+    .setPath(OrderPath)
+    .setHeaders(UpdateHeaders)
+    .addSuccess(CommandAccepted)
+    .addError(NotFound)
+    .addError(Conflict)
+    .addError(Unprocessable)
+    .addError(Unavailable)
+
+export class OrdersApi extends HttpApiGroup.make("orders")
+  .add(
+    HttpApiEndpoint.post("place", "/orders")
+      .setHeaders(CreateHeaders)
+      .setPayload(PlaceOrderBody)
+      .addSuccess(CommandAccepted, { status: 201 })
+      .addError(Conflict)
+      .addError(Unprocessable)
+      .addError(Unavailable)
+      .annotate(OpenApi.Description, "Places an order. With an Idempotency-Key, a retry returns the first answer.")
+  )
+  .add(update("addItem", "/orders/:orderId/items").setPayload(AddItemBody))
+  .add(
+    HttpApiEndpoint.del("removeItem", "/orders/:orderId/items/:sku")
+      .setPath(Schema.Struct({ orderId: OrderId, sku: OrderValues.Sku }))
+      .setHeaders(UpdateHeaders)
+      .addSuccess(CommandAccepted)
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(Unprocessable)
+      .addError(Unavailable)
+  )
+  .add(update("confirm", "/orders/:orderId/confirm"))
+  .add(update("pay", "/orders/:orderId/pay").setPayload(PayBody))
+  .add(update("ship", "/orders/:orderId/ship").setPayload(ShipBody))
+  .add(update("deliver", "/orders/:orderId/deliver"))
+  .add(update("cancel", "/orders/:orderId/cancel").setPayload(CancelBody))
+  .add(
+    HttpApiEndpoint.get("get", "/orders/:orderId")
+      .setPath(OrderPath)
+      .addSuccess(OrderView)
+      .addError(NotFound)
+      .addError(Unavailable)
+  )
+  .add(
+    HttpApiEndpoint.get("events", "/orders/:orderId/events")
+      .setPath(OrderPath)
+      .addSuccess(Schema.Array(TimelineEntry))
+      .addError(NotFound)
+      .annotate(OpenApi.Description, "The order's history, oldest first, as stored")
+  )
+  .addError(BadRequest)
+  .annotate(OpenApi.Title, "Orders")
+{}
+

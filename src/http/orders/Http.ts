@@ -1,0 +1,150 @@
+/** Handlers of the orders endpoints: turn requests into commands for the order actors. */
+import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
+import { Clock, Effect } from "effect"
+import { createHash, randomUUID } from "node:crypto"
+import { OrderActors } from "../../aggregates.js"
+import { OrderCommand, type OrderState } from "../../domain/order/index.js"
+import type { EventMetadata } from "../../eventstore/EventStore.js"
+import { EventStore } from "../../eventstore/EventStore.js"
+import type { CommandOptions } from "../../runtime/AggregateActor.js"
+import { Api } from "../Api.js"
+import { NotFound, toHttpError, Unavailable } from "../errors.js"
+
+interface CommandHeaders {
+  readonly "idempotency-key"?: string | undefined
+  readonly "x-correlation-id"?: string | undefined
+  readonly "x-causation-id"?: string | undefined
+  readonly "x-user-id"?: string | undefined
+  readonly "if-match"?: string | undefined
+}
+
+const setHeader = (name: string, value: string) =>
+  HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, name, value)))
+
+const etag = (version: number) => `"${version}"`
+
+const metadataFrom = (headers: CommandHeaders): EventMetadata => ({
+  correlationId: headers["x-correlation-id"] ?? randomUUID(),
+  causationId: headers["x-causation-id"] ?? null,
+  userId: headers["x-user-id"] ?? null
+})
+
+/** Fingerprint of a request, so that an Idempotency-Key reused for a different request is refused. */
+const requestHash = (route: string, orderId: string, payload: unknown) =>
+  createHash("sha256").update(`${route}\n${orderId}\n${JSON.stringify(payload ?? null)}`).digest("hex")
+
+/**
+ * With an Idempotency-Key, the new order's id is derived from the key (a name-based, version-5 style
+ * UUID), so that a retry reaches the same order's actor and gets the first answer back.
+ */
+const orderIdForKey = (key: string) => {
+  const hex = createHash("sha1").update(`orders:${key}`).digest("hex")
+  const variant = ((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`
+}
+
+const nowIso = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
+
+const orderView = (orderId: string, state: OrderState, version: number) => {
+  if (state.status === "none") return undefined
+  return {
+    orderId,
+    customerId: state.customerId ?? "",
+    status: state.status,
+    lines: state.lines,
+    totalCents: state.totalCents,
+    currency: state.currency ?? "",
+    version,
+    shipment: state.shipment,
+    cancellationReason: state.cancellationReason
+  }
+}
+
+export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
+  Effect.gen(function*() {
+    const orders = yield* OrderActors
+    const store = yield* EventStore
+
+    /** Sends one command and shapes the answer: ETag on success, Retry-After on 503. */
+    const send = (
+      route: string,
+      orderId: string,
+      headers: CommandHeaders,
+      payload: unknown,
+      makeCommand: (at: string) => OrderCommand
+    ) =>
+      Effect.gen(function*() {
+        const key = headers["idempotency-key"]
+        const ifMatch = headers["if-match"]
+        const options: CommandOptions = {
+          expectedVersion: ifMatch === undefined ? undefined : Number(ifMatch.slice(1, -1)),
+          idempotency: key === undefined ? undefined : { key, requestHash: requestHash(route, orderId, payload) },
+          metadata: metadataFrom(headers)
+        }
+        const result = yield* orders.execute(orderId, makeCommand(yield* nowIso), options).pipe(
+          Effect.mapError((error) => toHttpError("order", error)),
+          Effect.tapError((error) =>
+            error instanceof Unavailable && error.retryAfterSeconds !== undefined
+              ? setHeader("retry-after", String(error.retryAfterSeconds))
+              : Effect.void
+          )
+        )
+        yield* setHeader("etag", etag(result.version))
+        yield* setHeader("x-correlation-id", options.metadata.correlationId)
+        return { orderId, version: result.version }
+      })
+
+    return handlers
+      .handle("place", ({ headers, payload }) =>
+        Effect.gen(function*() {
+          const key = headers["idempotency-key"]
+          const orderId = key === undefined ? randomUUID() : orderIdForKey(key)
+          const accepted = yield* send("place", orderId, headers, payload, (at) =>
+            OrderCommand.PlaceOrder({ customerId: payload.customerId, currency: payload.currency, lines: payload.lines, at }))
+          yield* setHeader("location", `/orders/${orderId}`)
+          return accepted
+        }).pipe(
+          // PlaceOrder is decided before any existence check, so "not found" cannot come back here.
+          Effect.catchIf((error) => error instanceof NotFound, (error) => Effect.die(error))
+        ))
+      .handle("addItem", ({ headers, path, payload }) =>
+        send("addItem", path.orderId, headers, payload, (at) => OrderCommand.AddItem({ ...payload, at })))
+      .handle("removeItem", ({ headers, path }) =>
+        send(`removeItem:${path.sku}`, path.orderId, headers, null, (at) => OrderCommand.RemoveItem({ sku: path.sku, at })))
+      .handle("confirm", ({ headers, path }) =>
+        send("confirm", path.orderId, headers, null, (at) => OrderCommand.Confirm({ at })))
+      .handle("pay", ({ headers, path, payload }) =>
+        send("pay", path.orderId, headers, payload, (at) => OrderCommand.Pay({ ...payload, at })))
+      .handle("ship", ({ headers, path, payload }) =>
+        send("ship", path.orderId, headers, payload, (at) => OrderCommand.Ship({ ...payload, at })))
+      .handle("deliver", ({ headers, path }) =>
+        send("deliver", path.orderId, headers, null, (at) => OrderCommand.Deliver({ at })))
+      .handle("cancel", ({ headers, path, payload }) =>
+        send("cancel", path.orderId, headers, payload, (at) => OrderCommand.Cancel({ ...payload, at })))
+      .handle("get", ({ path }) =>
+        Effect.gen(function*() {
+          const snapshot = yield* orders.read(path.orderId).pipe(Effect.mapError((error) => toHttpError("order", error)))
+          const view = orderView(path.orderId, snapshot.state, snapshot.version)
+          if (view === undefined) {
+            return yield* Effect.fail(new NotFound({ error: "not_found", message: `order ${path.orderId} does not exist` }))
+          }
+          yield* setHeader("etag", etag(snapshot.version))
+          return view
+        }))
+      .handle("events", ({ path }) =>
+        Effect.gen(function*() {
+          const events = yield* store.readStream(path.orderId).pipe(Effect.orDie)
+          if (events.length === 0) {
+            return yield* Effect.fail(new NotFound({ error: "not_found", message: `order ${path.orderId} does not exist` }))
+          }
+          return events.map((event) => ({
+            version: event.version,
+            type: event.type,
+            schemaVersion: event.schemaVersion,
+            data: event.data,
+            metadata: event.metadata,
+            recordedAt: event.recordedAt.toISOString(),
+            globalPosition: event.globalPosition
+          }))
+        }))
+  }))

@@ -1,0 +1,28 @@
+/** The HTTP server: the API, its request guard, OpenAPI at /openapi.json and Swagger UI at /docs. */
+import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Layer } from "effect"
+import { createServer } from "node:http"
+import { Api } from "./Api.js"
+import { OrdersHttpLive } from "./orders/Http.js"
+import { requestGuard } from "./requestGuard.js"
+import { SystemHttpLive } from "./system/Http.js"
+
+export interface HttpServerOptions {
+  readonly port: number
+  readonly host?: string
+  readonly maxBodyBytes: number
+}
+
+export const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([OrdersHttpLive, SystemHttpLive]))
+
+/** Serves the API; needs the order actors, the event store and the SQL client. */
+export const layer = (options: HttpServerOptions) =>
+  HttpApiBuilder.serve().pipe(
+    Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(HttpApiBuilder.middlewareOpenApi()),
+    Layer.provide(requestGuard(options.maxBodyBytes)),
+    Layer.provide(ApiLive),
+    HttpServer.withLogAddress,
+    Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "0.0.0.0" }))
+  )

@@ -1,0 +1,231 @@
+/**
+ * One actor per aggregate id: a bounded mailbox and one fiber that takes its messages one at a time.
+ *
+ * Actors start on their first message and are passivated when idle for `idleTimeout`, or, when more
+ * than `maxActors` are live, least recently used first. Only an idle actor (nothing queued, nothing in
+ * hand) is passivated, so no accepted command is ever dropped. The registry is changed only in
+ * synchronous sections, which JavaScript runs without interleaving: an offer and the decision to stop
+ * an actor can never cross. On shutdown the mailboxes close to new commands, the actors finish what
+ * they accepted, and then the scope ends.
+ */
+import {
+  Clock,
+  type Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  FiberSet,
+  Layer,
+  Mailbox,
+  Metric,
+  MetricBoundaries,
+  Schedule,
+  type Scope
+} from "effect"
+import { AppConfig, type RuntimeSettings } from "../config.js"
+import type { AggregateDefinition } from "../domain/aggregate.js"
+import { EventStore, type EventStoreShape } from "../eventstore/EventStore.js"
+import {
+  type AggregateSnapshot,
+  type CommandError,
+  type CommandOptions,
+  type CommandResult,
+  makeAggregateActor
+} from "./AggregateActor.js"
+import { Overloaded, ShuttingDown, type StoreUnavailable } from "./errors.js"
+
+export interface ActorSystem<State, Command, Event> {
+  readonly streamType: string
+  /** Runs a command through the aggregate's actor; answers once its events are durable (or it was refused). */
+  readonly execute: (
+    id: string,
+    command: Command,
+    options: CommandOptions
+  ) => Effect.Effect<CommandResult<State, Event>, CommandError | Overloaded | ShuttingDown>
+  /** The aggregate's current state and version, as its actor holds it (version 0: no history). */
+  readonly read: (id: string) => Effect.Effect<AggregateSnapshot<State>, StoreUnavailable | Overloaded | ShuttingDown>
+  readonly liveActors: Effect.Effect<number>
+}
+
+type Envelope =
+  | { readonly _tag: "Execute"; readonly run: (actor: Behavior) => Effect.Effect<void> }
+
+type Behavior = ReturnType<typeof makeAggregateActor<any, any, any>>
+
+interface ActorCell {
+  readonly id: string
+  readonly mailbox: Mailbox.Mailbox<Envelope>
+  /** Messages accepted and not yet answered; 0 means idle. */
+  inFlight: number
+  lastActive: number
+  closed: boolean
+}
+
+const commandsTotal = Metric.counter("actor_commands_total", {
+  description: "Commands handled by actors, by aggregate type and outcome",
+  incremental: true
+})
+const commandDuration = Metric.histogram(
+  "actor_command_duration_ms",
+  MetricBoundaries.exponential({ start: 0.5, factor: 2, count: 14 }),
+  "Time from a command's arrival in the mailbox to its answer"
+)
+const passivations = Metric.counter("actor_passivations_total", {
+  description: "Actors stopped for idleness or to stay under the live-actor cap",
+  incremental: true
+})
+
+export const makeActorSystem = <State, Command extends { readonly _tag: string }, Event extends { readonly _tag: string }>(
+  definition: AggregateDefinition<State, Command, Event>,
+  store: EventStoreShape,
+  settings: RuntimeSettings
+): Effect.Effect<ActorSystem<State, Command, Event>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { streamType } = definition
+    /** Insertion order is recency order: a touched actor is moved to the end. */
+    const cells = new Map<string, ActorCell>()
+    const fibers = yield* FiberSet.make<void, never>()
+    const runFork = yield* FiberSet.runtime(fibers)<never>()
+    let stopping = false
+
+    const stopCell = (cell: ActorCell) => {
+      cell.closed = true
+      cells.delete(cell.id)
+      cell.mailbox.unsafeDone(Exit.void)
+    }
+
+    /** Counts passivations made in synchronous sections; flushed to the metric by the next effect. */
+    let passivatedSinceFlush = 0
+    const passivateIfIdle = (cell: ActorCell) => {
+      if (cell.inFlight > 0) return
+      stopCell(cell)
+      passivatedSinceFlush++
+    }
+    const flushPassivations = Effect.suspend(() => {
+      const n = passivatedSinceFlush
+      passivatedSinceFlush = 0
+      return n > 0 ? Metric.incrementBy(passivations, n) : Effect.void
+    })
+
+    const runActor = (cell: ActorCell) => {
+      const behavior = makeAggregateActor(definition, store, cell.id, settings.conflictRetries)
+      const done = Effect.sync(() => {
+        cell.inFlight--
+        cell.lastActive = Date.now()
+      })
+      return cell.mailbox.take.pipe(
+        Effect.flatMap((envelope) => Effect.ensuring(envelope.run(behavior), done)),
+        Effect.forever,
+        Effect.catchTag("NoSuchElementException", () => Effect.void)
+      )
+    }
+
+    /** Finds or starts the actor and hands it the envelope, all in one synchronous step. */
+    const deliver = (id: string, envelope: Envelope): "accepted" | "full" | "stopping" => {
+      if (stopping) return "stopping"
+      let cell = cells.get(id)
+      if (cell === undefined) {
+        cell = {
+          id,
+          mailbox: Effect.runSync(Mailbox.make<Envelope>({ capacity: settings.mailboxCapacity })),
+          inFlight: 0,
+          lastActive: Date.now(),
+          closed: false
+        }
+        cells.set(id, cell)
+        runFork(runActor(cell))
+        if (cells.size > settings.maxActors) evictLeastRecentlyUsed()
+      } else {
+        cells.delete(id)
+        cells.set(id, cell)
+      }
+      if (!cell.mailbox.unsafeOffer(envelope)) return "full"
+      cell.inFlight++
+      cell.lastActive = Date.now()
+      return "accepted"
+    }
+
+    const evictLeastRecentlyUsed = () => {
+      let scanned = 0
+      for (const cell of cells.values()) {
+        if (cells.size <= settings.maxActors || scanned++ >= 64) break
+        passivateIfIdle(cell)
+      }
+    }
+
+    const ask = <A, E>(id: string, work: (actor: Behavior) => Effect.Effect<A, E>) =>
+      Effect.gen(function*() {
+        const reply = yield* Deferred.make<A, E>()
+        const envelope: Envelope = {
+          _tag: "Execute",
+          run: (actor) => Effect.exit(work(actor)).pipe(Effect.flatMap((exit) => Deferred.done(reply, exit)))
+        }
+        const delivered = deliver(id, envelope)
+        yield* flushPassivations
+        if (delivered === "stopping") return yield* new ShuttingDown()
+        if (delivered === "full") return yield* new Overloaded({ streamType, id, retryAfterSeconds: 1 })
+        return yield* Deferred.await(reply)
+      })
+
+    const execute: ActorSystem<State, Command, Event>["execute"] = (id, command, options) =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const exit = yield* Effect.exit(ask(id, (actor) => actor.execute(command, options)))
+        const elapsed = (yield* Clock.currentTimeMillis) - started
+        const outcome = Exit.isSuccess(exit) ? "ok" : Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error._tag : "defect"
+        yield* Metric.increment(Metric.tagged(Metric.tagged(commandsTotal, "stream_type", streamType), "outcome", outcome))
+        yield* Metric.update(Metric.tagged(commandDuration, "stream_type", streamType), elapsed)
+        return yield* exit
+      }).pipe(Effect.withSpan("ActorSystem.execute", { attributes: { streamType, streamId: id, command: command._tag } }))
+
+    const read: ActorSystem<State, Command, Event>["read"] = (id) =>
+      ask(id, (actor) => actor.read as Effect.Effect<AggregateSnapshot<State>, StoreUnavailable>)
+
+    // Passivate idle actors; the map is in recency order, so the scan stops at the first recent one.
+    const idleMillis = Duration.toMillis(settings.idleTimeout)
+    yield* Effect.sync(() => {
+      const now = Date.now()
+      for (const cell of cells.values()) {
+        if (now - cell.lastActive < idleMillis) break
+        passivateIfIdle(cell)
+      }
+    }).pipe(
+      Effect.zipRight(flushPassivations),
+      Effect.repeat(Schedule.spaced(Duration.millis(Math.max(50, Math.min(idleMillis / 4, 10_000))))),
+      Effect.forkScoped
+    )
+
+    // Graceful stop: refuse new commands, let every actor finish what it accepted, then end.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        stopping = true
+        const pending = [...cells.values()].reduce((n, cell) => n + cell.inFlight, 0)
+        for (const cell of [...cells.values()]) stopCell(cell)
+        if (pending > 0) yield* Effect.logInfo("actors finishing in-flight commands").pipe(Effect.annotateLogs({ streamType, pending }))
+        const drained = yield* FiberSet.join(fibers).pipe(Effect.timeoutOption(Duration.seconds(30)))
+        if (drained._tag === "None") yield* Effect.logWarning("actors did not finish within 30 s; interrupting them")
+      })
+    )
+
+    return {
+      streamType,
+      execute,
+      read,
+      liveActors: Effect.sync(() => cells.size)
+    }
+  })
+
+/** The layer of one aggregate's actor system, under the tag the application gives it. */
+export const layer = <Id, State, Command extends { readonly _tag: string }, Event extends { readonly _tag: string }>(
+  tag: Context.Tag<Id, ActorSystem<State, Command, Event>>,
+  definition: AggregateDefinition<State, Command, Event>
+) =>
+  Layer.scoped(
+    tag,
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const config = yield* AppConfig
+      return yield* makeActorSystem(definition, store, config.runtime)
+    })
+  )

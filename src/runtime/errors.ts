@@ -1,0 +1,25 @@
+/** Failures a caller of the actor runtime can act on; mapped to HTTP statuses in src/http/errors.ts. */
+import { Data } from "effect"
+
+export { NotCreated, RuleViolated } from "../domain/aggregate.js"
+export { IdempotencyKeyReused, VersionConflict } from "../eventstore/EventStore.js"
+
+export class AggregateNotFound extends Data.TaggedError("AggregateNotFound")<{
+  readonly streamType: string
+  readonly id: string
+}> {}
+
+/** The actor's mailbox is full: the caller should back off and retry. */
+export class Overloaded extends Data.TaggedError("Overloaded")<{
+  readonly streamType: string
+  readonly id: string
+  readonly retryAfterSeconds: number
+}> {}
+
+/** The runtime is stopping and takes no new commands; another instance (or this one, restarted) will. */
+export class ShuttingDown extends Data.TaggedError("ShuttingDown")<{}> {}
+
+/** The event store could not be reached or failed; whether the command applied is then unknown. */
+export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
+  readonly message: string
+}> {}
