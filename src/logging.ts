@@ -8,7 +8,7 @@ export const LoggingLive = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* AppConfig
     const chosen = yield* format
-    const logger = chosen === "json" ? Logger.jsonLogger : chosen === "pretty" ? Logger.prettyLoggerDefault : Logger.logfmtLogger
-    return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(config.logLevel))
+    const logger = chosen === "json" ? Logger.json : chosen === "pretty" ? Logger.pretty : Logger.logFmt
+    return Layer.merge(logger, Logger.minimumLogLevel(config.logLevel))
   })
 )

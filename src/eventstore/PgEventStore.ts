@@ -115,13 +115,13 @@ export const make = Effect.gen(function*() {
     return insertEvents(request, result).pipe(
       Effect.flatMap(([row]): Effect.Effect<AppendOutcome, VersionConflict | IdempotencyKeyReused | SqlError.SqlError> => {
         if (row !== undefined && row.appended > 0) return Effect.succeed({ _tag: "Appended", result })
-        if (row === undefined || row.current_version !== request.expectedVersion) {
-          return Effect.fail(conflict(row?.current_version ?? -1))
-        }
-        const claim = request.idempotency!
+        const actualVersion = row?.current_version ?? 0
+        const claim = request.idempotency
+        // A retry is answered by its key whatever version it was decided on; without one, it is a conflict.
+        if (claim === undefined) return Effect.fail(conflict(actualVersion))
         return findIdempotency(claim.key).pipe(
           Effect.flatMap(Option.match({
-            onNone: () => Effect.dieMessage(`idempotency key ${claim.key} was claimed but its record is gone`),
+            onNone: () => Effect.fail(conflict(actualVersion)),
             onSome: (stored) =>
               stored.requestHash === claim.requestHash
                 ? Effect.succeed<AppendOutcome>({ _tag: "Replayed", result: stored.result })

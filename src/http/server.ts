@@ -16,7 +16,7 @@ export interface HttpServerOptions {
 
 export const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([OrdersHttpLive, SystemHttpLive]))
 
-/** Serves the API; needs the order actors, the event store and the SQL client. */
+/** Serves the API and exposes the bound server (its address); needs the actors, the store and SQL. */
 export const layer = (options: HttpServerOptions) =>
   HttpApiBuilder.serve().pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
@@ -24,5 +24,5 @@ export const layer = (options: HttpServerOptions) =>
     Layer.provide(requestGuard(options.maxBodyBytes)),
     Layer.provide(ApiLive),
     HttpServer.withLogAddress,
-    Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "0.0.0.0" }))
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "0.0.0.0" }))
   )

@@ -1,0 +1,180 @@
+import { expect, layer } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { Deferred, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { StoreLive } from "../../src/app.js"
+import { EventStore, type RecordedEvent } from "../../src/eventstore/EventStore.js"
+import { newEvent, newEvents, streamId } from "../support/events.js"
+import { testConfig } from "../support/layers.js"
+
+const StoreTest = StoreLive.pipe(Layer.provide(testConfig()))
+
+const append = (stream: string, expectedVersion: number, n = 1, idempotency?: { key: string; requestHash: string }) =>
+  Effect.flatMap(EventStore, (store) =>
+    store.append({ streamId: stream, streamType: "test", expectedVersion, events: newEvents(n), idempotency }))
+
+/** Everything readAll yields right now for the given streams, paging from the start. */
+const readAllOf = (streams: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const seen: Array<RecordedEvent> = []
+    let after = 0
+    for (;;) {
+      const page = yield* store.readAll({ afterPosition: after, limit: 500 })
+      if (page.length === 0) return seen
+      seen.push(...page.filter((event) => streams.includes(event.streamId)))
+      after = page[page.length - 1]!.globalPosition
+    }
+  })
+
+layer(StoreTest, { excludeTestServices: true })("event store", (it) => {
+  it.effect("appends with versions from the expected one and reads the stream back in order", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const stream = streamId()
+      const first = newEvents(2)
+      const outcome = yield* store.append({ streamId: stream, streamType: "test", expectedVersion: 0, events: first })
+      expect(outcome).toEqual({ _tag: "Appended", result: { streamId: stream, fromVersion: 1, toVersion: 2 } })
+      yield* append(stream, 2, 3)
+      const events = yield* store.readStream(stream)
+      expect(events.map((event) => event.version)).toEqual([1, 2, 3, 4, 5])
+      expect(events[0]).toMatchObject({
+        eventId: first[0]!.eventId,
+        streamId: stream,
+        streamType: "test",
+        type: "Noted",
+        schemaVersion: 1,
+        data: { n: 1 },
+        metadata: first[0]!.metadata
+      })
+      expect(events[0]!.recordedAt).toBeInstanceOf(Date)
+      expect(yield* store.streamVersion(stream)).toBe(5)
+      expect((yield* store.readStream(stream, { afterVersion: 3 })).map((event) => event.version)).toEqual([4, 5])
+      expect((yield* store.readStream(stream, { toVersion: 2 })).map((event) => event.version)).toEqual([1, 2])
+    }))
+
+  it.effect("refuses a stale or a future expected version with the actual version, and writes nothing", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const stream = streamId()
+      yield* append(stream, 0, 2)
+      const stale = yield* Effect.flip(append(stream, 1))
+      expect(stale).toMatchObject({ _tag: "VersionConflict", streamId: stream, expectedVersion: 1, actualVersion: 2 })
+      const ahead = yield* Effect.flip(append(stream, 7))
+      expect(ahead).toMatchObject({ _tag: "VersionConflict", expectedVersion: 7, actualVersion: 2 })
+      expect(yield* store.streamVersion(stream)).toBe(2)
+    }))
+
+  it.effect("of racing writers at one version exactly one wins", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const stream = streamId()
+      const results = yield* Effect.all(Array.from({ length: 12 }, () => Effect.exit(append(stream, 0, 2))), {
+        concurrency: "unbounded"
+      })
+      expect(results.filter(Exit.isSuccess)).toHaveLength(1)
+      for (const result of results.filter(Exit.isFailure)) {
+        expect(result).toEqual(Exit.fail(expect.objectContaining({ _tag: "VersionConflict", expectedVersion: 0, actualVersion: 2 })))
+      }
+      expect((yield* store.readStream(stream)).map((event) => event.version)).toEqual([1, 2])
+    }))
+
+  it.effect("appends several events atomically: one bad event and none is stored", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const stream = streamId()
+      const duplicate = newEvent()
+      yield* append(stream, 0)
+      const events = [newEvent(), duplicate, { ...duplicate }] // the same event id twice
+      const exit = yield* Effect.exit(store.append({ streamId: stream, streamType: "test", expectedVersion: 1, events }))
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(yield* store.streamVersion(stream)).toBe(1)
+    }))
+
+  it.effect("an idempotency key returns the first result to a retry, and refuses another request", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const stream = streamId()
+      const key = `key-${stream}`
+      const first = yield* append(stream, 0, 2, { key, requestHash: "h1" })
+      expect(first._tag).toBe("Appended")
+      // The retry was decided on the old version; the key, not the version, answers it.
+      const retry = yield* append(stream, 0, 2, { key, requestHash: "h1" })
+      expect(retry).toEqual({ _tag: "Replayed", result: first.result })
+      const misuse = yield* Effect.flip(append(stream, 2, 1, { key, requestHash: "h2" }))
+      expect(misuse).toMatchObject({ _tag: "IdempotencyKeyReused", key })
+      expect(yield* store.streamVersion(stream)).toBe(2)
+      expect(yield* store.findIdempotency(key)).toEqual(Option.some({ requestHash: "h1", result: first.result }))
+    }))
+
+  it.effect("readAll never passes over a transaction that commits after a later-numbered one", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const slow = streamId("slow")
+      const fast = streamId("fast")
+      const slowAppended = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+
+      // The slow writer takes its positions first and holds its transaction open.
+      const slowWriter = yield* sql.withTransaction(
+        append(slow, 0, 2).pipe(Effect.zipLeft(Deferred.succeed(slowAppended, undefined)), Effect.zipLeft(Deferred.await(release)))
+      ).pipe(Effect.fork)
+      yield* Deferred.await(slowAppended)
+      // The fast writer takes higher positions and commits at once.
+      yield* append(fast, 0, 2)
+
+      // A reader now must not return the fast events: a checkpoint past them would skip the slow ones.
+      expect(yield* readAllOf([slow, fast])).toEqual([])
+
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(slowWriter)
+      const seen = yield* readAllOf([slow, fast])
+      expect(seen.map((event) => `${event.streamId === slow ? "slow" : "fast"}:${event.version}`)).toEqual([
+        "slow:1",
+        "slow:2",
+        "fast:1",
+        "fast:2"
+      ])
+      // The hard case really happened: the late commit holds the lower positions.
+      expect(seen[1]!.globalPosition).toBeLessThan(seen[2]!.globalPosition)
+    }))
+
+  it.effect("readAll resumes from a position without loss when transaction order and position order disagree", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const early = streamId("early-xid")
+      const late = streamId("late-xid")
+      const marker = streamId("marker")
+      yield* append(marker, 0)
+      const checkpoint = (yield* readAllOf([marker]))[0]!.globalPosition
+
+      const xidTaken = yield* Deferred.make<void>()
+      const goOn = yield* Deferred.make<void>()
+      // This transaction gets its transaction id first but appends (takes positions) last.
+      const earlyWriter = yield* sql.withTransaction(
+        Effect.gen(function*() {
+          yield* sql`SELECT pg_current_xact_id()`
+          yield* Deferred.succeed(xidTaken, undefined)
+          yield* Deferred.await(goOn)
+          yield* append(early, 0, 1)
+        })
+      ).pipe(Effect.fork)
+      yield* Deferred.await(xidTaken)
+      yield* append(late, 0, 1) // lower position, younger transaction, committed first
+      const before = yield* EventStore.pipe(Effect.flatMap((store) => store.readAll({ afterPosition: checkpoint, limit: 1000 })))
+      expect(before.filter((event) => event.streamId === late || event.streamId === early)).toEqual([])
+
+      yield* Deferred.succeed(goOn, undefined)
+      yield* Fiber.join(earlyWriter)
+      const after = (yield* EventStore.pipe(Effect.flatMap((store) => store.readAll({ afterPosition: checkpoint, limit: 1000 }))))
+        .filter((event) => event.streamId === late || event.streamId === early)
+      expect(after.map((event) => event.streamId)).toEqual([early, late])
+      expect(after[0]!.globalPosition).toBeGreaterThan(after[1]!.globalPosition)
+    }))
+
+  it.effect("readAll refuses a position the store never gave", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const error = yield* Effect.flip(store.readAll({ afterPosition: 9_000_000_000_000, limit: 1 }))
+      expect(error).toMatchObject({ _tag: "UnknownPosition", position: 9_000_000_000_000 })
+    }))
+})

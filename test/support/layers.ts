@@ -1,0 +1,23 @@
+/** Layers for tests: the application's own layers, pointed at this run's database. */
+import { Effect, Layer, Redacted } from "effect"
+import { inject } from "vitest"
+import { appConfig, AppConfig, type AppConfigShape } from "../../src/config.js"
+
+export interface ConfigOverrides {
+  readonly runtime?: Partial<AppConfigShape["runtime"]>
+  readonly http?: Partial<AppConfigShape["http"]>
+}
+
+/** The settings from the environment, with this run's database and a free HTTP port. */
+export const testConfig = (overrides: ConfigOverrides = {}) =>
+  Layer.effect(
+    AppConfig,
+    Effect.map(appConfig, (config): AppConfigShape => ({
+      ...config,
+      database: { url: Redacted.make(inject("databaseUrl")), maxConnections: 8 },
+      http: { ...config.http, port: 0, ...overrides.http },
+      runtime: { ...config.runtime, ...overrides.runtime }
+    }))
+  ).pipe(Layer.orDie)
+
+export const databaseUrl = () => inject("databaseUrl")

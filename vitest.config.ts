@@ -1,0 +1,23 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // The integration tests share two CPU cores with PostgreSQL, RabbitMQ and Kafka.
+    maxWorkers: 2,
+    minWorkers: 1,
+    env: { KAFKAJS_NO_PARTITIONER_WARNING: "1" },
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          globalSetup: ["./test/support/globalSetup.ts"]
+        }
+      }
+    ]
+  }
+})
