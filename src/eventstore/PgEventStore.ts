@@ -120,13 +120,13 @@ export const make = Effect.gen(function*() {
         // A retry is answered by its key whatever version it was decided on; without one, it is a conflict.
         if (claim === undefined) return Effect.fail(conflict(actualVersion))
         return findIdempotency(claim.key).pipe(
-          Effect.flatMap(Option.match({
-            onNone: () => Effect.fail(conflict(actualVersion)),
-            onSome: (stored) =>
-              stored.requestHash === claim.requestHash
-                ? Effect.succeed<AppendOutcome>({ _tag: "Replayed", result: stored.result })
-                : Effect.fail(new IdempotencyKeyReused({ key: claim.key }))
-          }))
+          Effect.flatMap((stored): Effect.Effect<AppendOutcome, VersionConflict | IdempotencyKeyReused> =>
+            Option.isNone(stored)
+              ? Effect.fail(conflict(actualVersion))
+              : stored.value.requestHash === claim.requestHash
+              ? Effect.succeed({ _tag: "Replayed", result: stored.value.result })
+              : Effect.fail(new IdempotencyKeyReused({ key: claim.key }))
+          )
         )
       }),
       Effect.catchIf(

@@ -203,7 +203,7 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
         const pending = [...cells.values()].reduce((n, cell) => n + cell.inFlight, 0)
         for (const cell of [...cells.values()]) stopCell(cell)
         if (pending > 0) yield* Effect.logInfo("actors finishing in-flight commands").pipe(Effect.annotateLogs({ streamType, pending }))
-        const drained = yield* FiberSet.join(fibers).pipe(Effect.timeoutOption(Duration.seconds(30)))
+        const drained = yield* FiberSet.awaitEmpty(fibers).pipe(Effect.timeoutOption(Duration.seconds(30)))
         if (drained._tag === "None") yield* Effect.logWarning("actors did not finish within 30 s; interrupting them")
       })
     )

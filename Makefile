@@ -1,0 +1,52 @@
+# The front door. `make run` serves the API, `make test` runs the whole suite; both install the
+# dependencies and start the services first, so each is enough on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export KAFKAJS_NO_PARTITIONER_WARNING := 1
+TSX := node_modules/.bin/tsx
+# Written after a complete install; a newer package.json or lock file triggers a new one.
+INSTALLED := node_modules/.installed
+
+.PHONY: help install services services-down services-status run test test-unit typecheck migrate
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-18s %s\n", $$1, $$2 }'
+
+install: $(INSTALLED) ## install the pinned dependencies (package-lock.json)
+
+# `npm install --no-save` installs exactly what the lock file pins and leaves it untouched. It is
+# used instead of `npm ci`, which refuses this lock file: npm leaves other platforms' optional
+# native packages out of it (npm/cli#4828), and `npm ci` then finds the lock "out of sync".
+$(INSTALLED): package.json package-lock.json
+	@command -v node >/dev/null || { echo "error: node is not installed: install Node.js 20 or newer (with npm)" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "error: npm is not installed: install it with Node.js 20 or newer" >&2; exit 1; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+	  || { echo "error: Node.js $$(node --version) is too old: this project needs 20 or newer" >&2; exit 1; }
+	npm install --no-save --no-audit --no-fund
+	@touch $@
+
+services: $(INSTALLED) ## start PostgreSQL, RabbitMQ and Kafka (no-op when they answer)
+	@bash scripts/services.sh up
+
+services-down: ## stop the services (their data is kept in .data/)
+	@bash scripts/services.sh down
+
+services-status: ## one line per service
+	@bash scripts/services.sh status
+
+typecheck: $(INSTALLED) ## type-check the sources, tests and benchmarks
+	@node_modules/.bin/tsc --noEmit -p .
+
+migrate: services ## apply the migrations to DATABASE_URL
+	@$(TSX) src/cli/main.ts migrate
+
+run: services ## serve the HTTP API on PORT (default 3000); migrations are applied at start-up
+	@$(TSX) src/cli/main.ts serve
+
+test: services typecheck ## the whole suite: unit, integration and end-to-end, against the real services
+	@node_modules/.bin/vitest run
+
+test-unit: $(INSTALLED) ## the unit tests only (no services needed)
+	@node_modules/.bin/vitest run --project unit
