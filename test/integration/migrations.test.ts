@@ -50,8 +50,11 @@ describe("migrations", () => {
         yield* fs.writeFileString(`${directory}/${first}`, (yield* fs.readFileString(`${directory}/${first}`)) + "\n-- edited\n")
         yield* addMigration(directory, "9001_later.sql", "CREATE TABLE later (id int);")
         const refused = yield* Effect.flip(runMigrations(directory))
-        expect(refused).toMatchObject({ _tag: "MigrationFailed", migration: first })
-        expect(refused.reason).toMatch(/changed after it was applied/)
+        expect(refused).toMatchObject({
+          _tag: "MigrationFailed",
+          migration: first,
+          reason: expect.stringMatching(/changed after it was applied/)
+        })
         expect(yield* history).toEqual(before)
       })))
 
@@ -63,8 +66,11 @@ describe("migrations", () => {
         yield* addMigration(directory, "9001_good.sql", "CREATE TABLE good (id int);")
         yield* addMigration(directory, "9002_bad.sql", "CREATE TABLE bad (id no_such_type);")
         const failed = yield* Effect.flip(runMigrations(directory))
-        expect(failed).toMatchObject({ _tag: "MigrationFailed", migration: "9002_bad.sql" })
-        expect(failed.reason).toMatch(/no_such_type/)
+        expect(failed).toMatchObject({
+          _tag: "MigrationFailed",
+          migration: "9002_bad.sql",
+          reason: expect.stringMatching(/no_such_type/)
+        })
         expect(yield* history).toEqual(before)
         const sql = yield* SqlClient.SqlClient
         expect(yield* sql`SELECT to_regclass('good') AS t`).toEqual([{ t: null }])
