@@ -1,7 +1,8 @@
 /**
  * API-wide request hygiene, so that no input, however malformed, ends in a 500: bodies over the
- * limit get 413, bodies that are not JSON get 415 (wrong media type) or 400 (broken JSON), schema
- * failures become `{ error: "bad_request", field, message }`, and unknown routes a JSON 404.
+ * limit get 413, bodies that are not JSON get 415 (wrong media type) or 400 (broken JSON, a key given
+ * twice, text PostgreSQL cannot store), a missing body 400, schema failures become
+ * `{ error: "bad_request", field, message }`, and unknown routes a JSON 404.
  */
 import {
   HttpApiBuilder,
@@ -35,11 +36,72 @@ export const fromDecodeError = (error: HttpApiError.HttpApiDecodeError): BadRequ
   })
 }
 
-/** Reads and checks the body once (the request caches it for the endpoint's own decoding). */
+/**
+ * JSON.parse keeps the last of two equal keys, other parsers the first; a body that gives a field twice
+ * is ambiguous, so it is refused. Runs on text JSON.parse accepted, so the structure is sound.
+ */
+const duplicateKeyPath = (json: string): ReadonlyArray<PropertyKey> | undefined => {
+  type Frame = { readonly keys: Set<string>; key: string } | { index: number }
+  const frames: Array<Frame> = []
+  const position = (frame: Frame) => "keys" in frame ? frame.key : frame.index
+  let atKey = false
+  for (let i = 0; i < json.length; i++) {
+    const char = json[i]
+    if (char === "\"") {
+      let end = i + 1
+      while (json[end] !== "\"") end += json[end] === "\\" ? 2 : 1
+      const top = frames.at(-1)
+      if (atKey && top !== undefined && "keys" in top) {
+        const key = JSON.parse(json.slice(i, end + 1)) as string
+        if (top.keys.has(key)) return [...frames.slice(0, -1).map(position), key]
+        top.keys.add(key)
+        top.key = key
+        atKey = false
+      }
+      i = end
+    } else if (char === "{") {
+      frames.push({ keys: new Set(), key: "" })
+      atKey = true
+    } else if (char === "[") {
+      frames.push({ index: 0 })
+      atKey = false
+    } else if (char === "}" || char === "]") {
+      frames.pop()
+      atKey = false
+    } else if (char === ",") {
+      const top = frames.at(-1)
+      if (top !== undefined && "index" in top) top.index++
+      else atKey = true
+    }
+  }
+  return undefined
+}
+
+/** PostgreSQL's jsonb holds neither U+0000 nor a lone surrogate: such text is bad input, not a store failure. */
+const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+const unstorableTextPath = (value: unknown, path: ReadonlyArray<PropertyKey> = []): ReadonlyArray<PropertyKey> | undefined => {
+  if (typeof value === "string") return unstorable.test(value) ? path : undefined
+  if (typeof value !== "object" || value === null) return undefined
+  for (const [key, item] of Object.entries(value)) {
+    const at = [...path, Array.isArray(value) ? Number(key) : key]
+    if (unstorable.test(key)) return at
+    const found = unstorableTextPath(item, at)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+const badBody = (field: string, message: string) => new BadRequest({ error: "bad_request", message, field })
+
+/**
+ * Reads and checks the body once (the request caches it for the endpoint's own decoding). Tells
+ * whether the body is missing, so that an endpoint that needs one can say so.
+ */
 const checkBody = (maxBytes: number) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    if (!HttpMethod.hasBody(request.method)) return
+    if (!HttpMethod.hasBody(request.method)) return { missing: false }
     const tooLarge = new PayloadTooLarge({
       error: "payload_too_large",
       message: `the request body is larger than ${maxBytes} bytes`,
@@ -51,9 +113,10 @@ const checkBody = (maxBytes: number) =>
       HttpIncomingMessage.withMaxBodySize(Option.some(maxBytes)),
       Effect.mapError(() => tooLarge)
     )
-    if (text.length === 0) return
+    if (text.length === 0) return { missing: true }
     const contentType = (request.headers["content-type"] ?? "").toLowerCase()
-    if (!contentType.startsWith("application/json")) {
+    // The media type alone, without parameters: "application/json; charset=utf-8" is JSON, "application/jsonx" is not.
+    if (contentType.split(";")[0]!.trim() !== "application/json") {
       return yield* Effect.fail(
         new UnsupportedMediaType({
           error: "unsupported_media_type",
@@ -61,21 +124,33 @@ const checkBody = (maxBytes: number) =>
         })
       )
     }
-    yield* Effect.try({
+    const body = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
-      catch: (error) =>
-        new BadRequest({
-          error: "bad_request",
-          message: `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-          field: "body"
-        })
+      catch: (error) => badBody("body", `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`)
     })
+    const duplicate = duplicateKeyPath(text)
+    if (duplicate !== undefined) {
+      const field = fieldName(duplicate)
+      return yield* Effect.fail(badBody(field, `${field}: is given more than once; send each field once`))
+    }
+    const unstorableAt = unstorableTextPath(body)
+    if (unstorableAt !== undefined) {
+      const field = fieldName(unstorableAt) || "body"
+      return yield* Effect.fail(badBody(field, `${field}: must not contain U+0000 or an unpaired surrogate (\\ud800-\\udfff)`))
+    }
+    return { missing: false }
   })
 
 /** Failures raised by the platform before a handler runs, rewritten into this API's error bodies. */
-const translate = <E>(error: E): E | BadRequest | NotFound => {
+const translate = <E>(error: E, bodyMissing: boolean): E | BadRequest | NotFound => {
   const raised: unknown = error
-  if (raised instanceof HttpApiError.HttpApiDecodeError) return fromDecodeError(raised)
+  if (raised instanceof HttpApiError.HttpApiDecodeError) {
+    // The platform decodes a missing body as `null`; say what is really wrong.
+    if (bodyMissing && raised.issues.some((issue) => issue.path.length === 0)) {
+      return badBody("body", "a JSON body is required")
+    }
+    return fromDecodeError(raised)
+  }
   if (raised instanceof HttpServerError.RouteNotFound) {
     return new NotFound({ error: "not_found", message: `no route for ${raised.request.method} ${raised.request.url}` })
   }
@@ -83,4 +158,5 @@ const translate = <E>(error: E): E | BadRequest | NotFound => {
 }
 
 export const requestGuard = (maxBytes: number) =>
-  HttpApiBuilder.middleware(Api, (app) => checkBody(maxBytes).pipe(Effect.zipRight(app), Effect.mapError(translate)))
+  HttpApiBuilder.middleware(Api, (app) =>
+    Effect.flatMap(checkBody(maxBytes), (body) => Effect.mapError(app, (error) => translate(error, body.missing))))

@@ -1,6 +1,6 @@
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { Deferred, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
 import { StoreLive } from "../../src/app.js"
 import { EventStore, type RecordedEvent } from "../../src/eventstore/EventStore.js"
 import { newEvent, newEvents, streamId } from "../support/events.js"
@@ -25,6 +25,16 @@ const readAllOf = (streams: ReadonlyArray<string>) =>
       after = page[page.length - 1]!.globalPosition
     }
   })
+
+/**
+ * readAllOf, once `count` of the events are visible. Other tests append meanwhile, and readAll holds
+ * back everything from the oldest transaction still in flight, anywhere in the cluster, on.
+ */
+const readAllOfEventually = (streams: ReadonlyArray<string>, count: number) =>
+  readAllOf(streams).pipe(
+    Effect.filterOrFail((seen) => seen.length >= count, () => new Error(`fewer than ${count} events visible yet`)),
+    Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 500 })
+  )
 
 layer(StoreTest, { excludeTestServices: true })("event store", (it) => {
   it.effect("appends with versions from the expected one and reads the stream back in order", () =>
@@ -127,7 +137,7 @@ layer(StoreTest, { excludeTestServices: true })("event store", (it) => {
 
       yield* Deferred.succeed(release, undefined)
       yield* Fiber.join(slowWriter)
-      const seen = yield* readAllOf([slow, fast])
+      const seen = yield* readAllOfEventually([slow, fast], 4)
       expect(seen.map((event) => `${event.streamId === slow ? "slow" : "fast"}:${event.version}`)).toEqual([
         "slow:1",
         "slow:2",
@@ -145,7 +155,7 @@ layer(StoreTest, { excludeTestServices: true })("event store", (it) => {
       const late = streamId("late-xid")
       const marker = streamId("marker")
       yield* append(marker, 0)
-      const checkpoint = (yield* readAllOf([marker]))[0]!.globalPosition
+      const checkpoint = (yield* readAllOfEventually([marker], 1))[0]!.globalPosition
 
       const xidTaken = yield* Deferred.make<void>()
       const goOn = yield* Deferred.make<void>()
@@ -165,8 +175,7 @@ layer(StoreTest, { excludeTestServices: true })("event store", (it) => {
 
       yield* Deferred.succeed(goOn, undefined)
       yield* Fiber.join(earlyWriter)
-      const after = (yield* EventStore.pipe(Effect.flatMap((store) => store.readAll({ afterPosition: checkpoint, limit: 1000 }))))
-        .filter((event) => event.streamId === late || event.streamId === early)
+      const after = yield* readAllOfEventually([early, late], 2)
       expect(after.map((event) => event.streamId)).toEqual([early, late])
       expect(after[0]!.globalPosition).toBeGreaterThan(after[1]!.globalPosition)
     }))

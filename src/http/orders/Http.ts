@@ -7,6 +7,7 @@ import { OrderCommand, type OrderState } from "../../domain/order/index.js"
 import type { EventMetadata } from "../../eventstore/EventStore.js"
 import { EventStore } from "../../eventstore/EventStore.js"
 import type { CommandOptions } from "../../runtime/AggregateActor.js"
+import { StoreUnavailable } from "../../runtime/errors.js"
 import { Api } from "../Api.js"
 import { NotFound, toHttpError, Unavailable } from "../errors.js"
 
@@ -133,7 +134,9 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
         }))
       .handle("events", ({ path }) =>
         Effect.gen(function*() {
-          const events = yield* store.readStream(path.orderId).pipe(Effect.orDie)
+          const events = yield* store.readStream(path.orderId).pipe(
+            Effect.mapError((error) => toHttpError("order", new StoreUnavailable({ message: `event store failed: ${error.message}` })))
+          )
           if (events.length === 0) {
             return yield* Effect.fail(new NotFound({ error: "not_found", message: `order ${path.orderId} does not exist` }))
           }
