@@ -11,6 +11,11 @@ export class OrderActors extends Context.Tag("app/OrderActors")<
   ActorSystem.ActorSystem<OrderState, OrderCommand, OrderEvent>
 >() {}
 
+/** Every registered definition: topics and notification bindings are made for each. */
+export const aggregates = [orderAggregate] as const
+
+export const streamTypes: ReadonlyArray<string> = aggregates.map((definition) => definition.streamType)
+
 export const AggregatesLive = Layer.mergeAll(
   ActorSystem.layer(OrderActors, orderAggregate)
 )

@@ -37,7 +37,32 @@ export const appConfig = Config.all({
     maxConnections: positiveInt("PG_MAX_CONNECTIONS", 20)
   }),
   kafka: Config.all({
-    brokers: commaList("KAFKA_BROKERS", "127.0.0.1:9092")
+    brokers: commaList("KAFKA_BROKERS", "127.0.0.1:9092"),
+    /** Partitions of each `<stream type>.events` topic the runtime creates (an aggregate stays in one). */
+    topicPartitions: positiveInt("KAFKA_TOPIC_PARTITIONS", 3),
+    replicationFactor: positiveInt("KAFKA_REPLICATION_FACTOR", 1)
+  }),
+  /**
+   * Put before every topic, exchange and queue name (`staging.` gives `staging.order.events`), so
+   * that several deployments, or test runs, can share brokers. Empty by default.
+   */
+  messagingPrefix: withDefault(Config.string("MESSAGING_PREFIX"), "").pipe(
+    Config.validate({
+      message: "may hold only letters, digits, '.', '_' and '-'",
+      validation: (prefix) => /^[A-Za-z0-9._-]*$/.test(prefix)
+    })
+  ),
+  outbox: Config.all({
+    /** Run the relay inside `serve` (it can also run alone: `relay`). */
+    relayEnabled: withDefault(Config.boolean("OUTBOX_RELAY"), true),
+    /** Rows published per broker round trip. */
+    batchSize: positiveInt("OUTBOX_BATCH_SIZE", 1000),
+    /** The relay is woken by NOTIFY at each commit; it also looks this often, in case one was missed. */
+    pollInterval: withDefault(Config.duration("OUTBOX_POLL_INTERVAL"), Duration.seconds(1)),
+    /** Delivered rows are kept this long (for inspection), then deleted. */
+    retention: withDefault(Config.duration("OUTBOX_RETENTION"), Duration.hours(24)),
+    /** Fault injection for the test suite: the relay's process kills itself between publish and mark. */
+    crashAfterPublish: withDefault(Config.boolean("OUTBOX_CRASH_AFTER_PUBLISH"), false)
   }),
   amqp: Config.all({
     url: url("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")

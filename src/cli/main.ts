@@ -5,15 +5,19 @@
 import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Option } from "effect"
-import { DatabaseLive, HttpLive, StoreLive } from "../app.js"
+import { DatabaseLive, RelayLive, ServeLive, StoreLive } from "../app.js"
 import { AppConfig } from "../config.js"
 import { runMigrations } from "../database/migrations.js"
 import { EventStore } from "../eventstore/EventStore.js"
 import { LoggingLive } from "../logging.js"
 
 const serve = Command.make("serve", {}, () =>
-  Layer.launch(HttpLive).pipe(Effect.tapErrorCause((cause) => Effect.logError("the server stopped", cause)))
-).pipe(Command.withDescription("Serve the HTTP API (applies pending migrations first)"))
+  Layer.launch(ServeLive).pipe(Effect.tapErrorCause((cause) => Effect.logError("the server stopped", cause)))
+).pipe(Command.withDescription("Serve the HTTP API and run the outbox relay (applies pending migrations first)"))
+
+const relay = Command.make("relay", {}, () =>
+  Layer.launch(RelayLive).pipe(Effect.tapErrorCause((cause) => Effect.logError("the relay stopped", cause)))
+).pipe(Command.withDescription("Run the outbox relay alone (one process at a time is active; others stand by)"))
 
 const migrate = Command.make("migrate", {}, () =>
   runMigrations().pipe(
@@ -51,7 +55,7 @@ const events = Command.make("events").pipe(
 )
 
 const cli = Command.make("actors").pipe(
-  Command.withSubcommands([serve, migrate, events]),
+  Command.withSubcommands([serve, relay, migrate, events]),
   Command.run({ name: "event-sourced-actors", version: "0.1.0" })
 )
 

@@ -20,6 +20,17 @@ export class NotCreated extends Data.TaggedError("NotCreated")<{
 
 export type DomainError = RuleViolated | NotCreated
 
+/**
+ * What a customer is told about an event, in the domain's words: the outbox turns it into a push
+ * notification task. `name` is the happening (`shipped`), unique within the stream type.
+ */
+export interface Notification {
+  readonly name: string
+  /** The customer to tell. */
+  readonly customerId: string
+  readonly details: Readonly<Record<string, string | number>>
+}
+
 export interface AggregateDefinition<State, Command extends { readonly _tag: string }, Event extends { readonly _tag: string }> {
   /** Stream type: names the aggregate kind in the store and in topics (`<streamType>.events`). */
   readonly streamType: string
@@ -27,6 +38,11 @@ export interface AggregateDefinition<State, Command extends { readonly _tag: str
   readonly decide: (command: Command, state: State) => Either.Either<ReadonlyArray<Event>, DomainError>
   readonly evolve: (state: State, event: Event) => State
   readonly events: EventCatalog<Event>
+  /**
+   * The events a customer should hear about, given the state each one led to; undefined for the
+   * rest. Called when the event is appended, so the notification commits with it.
+   */
+  readonly notify?: (event: Event, state: State) => Notification | undefined
 }
 
 export type AnyAggregate = AggregateDefinition<any, any, any>

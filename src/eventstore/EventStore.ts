@@ -4,6 +4,7 @@
  */
 import type { SqlError } from "@effect/sql"
 import { Context, Data, type Effect, type Option } from "effect"
+import type { Notification } from "../domain/aggregate.js"
 
 export interface EventMetadata {
   readonly correlationId: string
@@ -17,6 +18,8 @@ export interface NewEvent {
   readonly schemaVersion: number
   readonly data: unknown
   readonly metadata: EventMetadata
+  /** What the customer is told of this event, if anything: it goes into the outbox with the event. */
+  readonly notification?: Notification | undefined
 }
 
 export interface RecordedEvent {

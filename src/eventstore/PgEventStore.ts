@@ -15,7 +15,8 @@ import {
   VersionConflict
 } from "./EventStore.js"
 
-interface EventRow {
+/** A row of `events` as selected with `eventColumns`. */
+export interface EventRow {
   readonly global_position: number
   readonly event_id: string
   readonly stream_id: string
@@ -28,7 +29,7 @@ interface EventRow {
   readonly recorded_at: Date
 }
 
-const toRecordedEvent = (row: EventRow): RecordedEvent => ({
+export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
   globalPosition: row.global_position,
   eventId: row.event_id,
   streamId: row.stream_id,
@@ -67,9 +68,11 @@ export const make = Effect.gen(function*() {
 
   /**
    * One statement, so one round trip and one implicit transaction: the version guard, the idempotency
-   * claim and the events succeed or fail together. When the stream moved past `expectedVersion`, or
-   * the key was already claimed, nothing is inserted and the caller learns which from the result.
-   * A writer racing us to the same version loses on the (stream_id, version) unique constraint.
+   * claim, the events and their outbox rows succeed or fail together. When the stream moved past
+   * `expectedVersion`, or the key was already claimed, nothing is inserted and the caller learns which
+   * from the result. A writer racing us to the same version loses on the (stream_id, version) unique
+   * constraint. Every event gets an outbox row for the event log; an event with a notification gets
+   * one more, carrying it.
    */
   const insertEvents = (request: AppendRequest, result: AppendResult) => {
     const key = request.idempotency?.key ?? null
@@ -78,11 +81,14 @@ export const make = Effect.gen(function*() {
       type: event.type,
       schemaVersion: event.schemaVersion,
       data: event.data,
-      metadata: event.metadata
+      metadata: event.metadata,
+      notification: event.notification
     })))
     return sql<{ current_version: number; appended: number }>`
       WITH current AS (
         SELECT coalesce(max(version), 0)::int AS version FROM events WHERE stream_id = ${request.streamId}
+      ), input AS (
+        SELECT e.value, e.ordinal FROM jsonb_array_elements(${events}::jsonb) WITH ORDINALITY AS e(value, ordinal)
       ), claimed AS (
         INSERT INTO idempotency_keys (idempotency_key, stream_id, request_hash, result)
         SELECT ${key}::text, ${request.streamId}, ${request.idempotency?.requestHash ?? ""}, ${JSON.stringify(result)}::jsonb
@@ -92,13 +98,20 @@ export const make = Effect.gen(function*() {
         RETURNING 1
       ), appended AS (
         INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version, payload, metadata)
-        SELECT ${request.streamId}, ${request.streamType}, ${request.expectedVersion}::int + e.ordinal::int,
-          (e.value->>'eventId')::uuid, e.value->>'type', (e.value->>'schemaVersion')::int,
-          e.value->'data', e.value->'metadata'
-        FROM jsonb_array_elements(${events}::jsonb) WITH ORDINALITY AS e(value, ordinal)
+        SELECT ${request.streamId}, ${request.streamType}, ${request.expectedVersion}::int + input.ordinal::int,
+          (input.value->>'eventId')::uuid, input.value->>'type', (input.value->>'schemaVersion')::int,
+          input.value->'data', input.value->'metadata'
+        FROM input
         WHERE (SELECT version FROM current) = ${request.expectedVersion}
           AND (${key}::text IS NULL OR EXISTS (SELECT 1 FROM claimed))
-        RETURNING version
+        RETURNING global_position, event_id
+      ), outboxed AS (
+        INSERT INTO outbox (destination, global_position, payload)
+        SELECT 'events', appended.global_position, NULL FROM appended
+        UNION ALL
+        SELECT 'notifications', appended.global_position, input.value->'notification'
+        FROM appended JOIN input ON (input.value->>'eventId')::uuid = appended.event_id
+        WHERE jsonb_typeof(input.value->'notification') = 'object'
       )
       SELECT (SELECT version FROM current) AS current_version, (SELECT count(*) FROM appended)::int AS appended`
   }

@@ -132,11 +132,16 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         if (events.length === 0) {
           return { streamId: id, version: snapshot.version, state: snapshot.state, events, replayed: false }
         }
-        const newEvents = events.map((event): NewEvent => ({
-          eventId: randomUUID(),
-          ...definition.events.encode(event),
-          metadata: options.metadata
-        }))
+        let stateAfter = snapshot.state
+        const newEvents = events.map((event): NewEvent => {
+          stateAfter = definition.evolve(stateAfter, event)
+          return {
+            eventId: randomUUID(),
+            ...definition.events.encode(event),
+            metadata: options.metadata,
+            notification: definition.notify?.(event, stateAfter)
+          }
+        })
         const outcome = yield* store.append({
           streamId: id,
           streamType: definition.streamType,
@@ -157,7 +162,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
             return replayedResult(yield* catchUp(snapshot), outcome.right.result.toVersion)
           }
           const next: AggregateSnapshot<State> = {
-            state: fold(definition.evolve, snapshot.state, events),
+            state: stateAfter,
             version: outcome.right.result.toVersion
           }
           current = next

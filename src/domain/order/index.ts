@@ -3,6 +3,7 @@ import type { AggregateDefinition } from "../aggregate.js"
 import type { OrderCommand } from "./commands.js"
 import { decideOrder } from "./decide.js"
 import { type OrderEvent, orderEvents } from "./events.js"
+import { notifyOrder } from "./notify.js"
 import { evolveOrder, initialOrderState, type OrderState } from "./state.js"
 
 export const orderAggregate: AggregateDefinition<OrderState, OrderCommand, OrderEvent> = {
@@ -10,7 +11,8 @@ export const orderAggregate: AggregateDefinition<OrderState, OrderCommand, Order
   initialState: initialOrderState,
   decide: decideOrder,
   evolve: evolveOrder,
-  events: orderEvents
+  events: orderEvents,
+  notify: notifyOrder
 }
 
 export { OrderCommand } from "./commands.js"

@@ -1,0 +1,196 @@
+/**
+ * The outbox relay: moves outbox rows to their brokers, in commit order, and marks them delivered
+ * only after the broker confirmed them.
+ *
+ * One relay is active at a time, whatever the number of processes: the one holding a session-level
+ * advisory lock on a connection of its own. Processes that do not get it stand by and try again every
+ * second; a process that dies loses its session and so its lock, and a standby takes over. The active
+ * relay checks its session every second and steps down when it is gone; and a cursor moves only while
+ * the lock's session is alive (OutboxStore.advance), so a relay that lost it cannot mark anything.
+ *
+ * Each destination has its own loop and cursor: Kafka being down never holds notifications back, nor
+ * the reverse. A failed publish is retried with backoff, without end; nothing is skipped. A crash
+ * between publish and mark sends that batch again: duplicates are possible, gaps are not, and
+ * consumers deduplicate by event id (or by version per stream).
+ */
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Clock, Duration, Effect, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
+import type { BrokerUnavailable } from "./errors.js"
+import { KafkaPublisher } from "./KafkaPublisher.js"
+import { type AmqpRecord, toAmqpRecord, toKafkaRecord, type Topology } from "./messages.js"
+import { type Destination, destinations, type OutboxEntry, OutboxStore } from "./OutboxStore.js"
+import { RabbitPublisher } from "./RabbitPublisher.js"
+
+export interface OutboxRelayOptions {
+  readonly names: Topology
+  readonly batchSize: number
+  readonly pollInterval: Duration.Duration
+  readonly retention: Duration.Duration
+  /** Fault injection for tests: the process kills itself right after a publish, before marking it. */
+  readonly crashAfterPublish?: boolean
+}
+
+/** Key of the advisory lock that elects the active relay (migrations use 7_411_001). */
+export const RELAY_LOCK = 7_411_002
+
+const brokerOf: Record<Destination, BrokerUnavailable["broker"]> = { events: "kafka", notifications: "rabbitmq" }
+
+const backlogGauge = Metric.gauge("outbox_backlog", { description: "Outbox rows not yet delivered, by destination" })
+const publishedTotal = Metric.counter("outbox_published_total", {
+  description: "Outbox rows published and confirmed by their broker, by destination",
+  incremental: true
+})
+const publishFailures = Metric.counter("outbox_publish_failures_total", {
+  description: "Failed publish attempts (each is retried), by destination",
+  incremental: true
+})
+const publishLatency = Metric.histogram(
+  "outbox_publish_latency_ms",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 }),
+  "Time from an event's commit to its broker's confirm, by destination"
+)
+const activeGauge = Metric.gauge("outbox_relay_active", { description: "1 while this process is the active relay" })
+
+const byDestination = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, destination: Destination) =>
+  Metric.tagged(metric, "destination", destination)
+
+export const run = (options: OutboxRelayOptions) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const pg = yield* PgClient.PgClient
+    const store = yield* OutboxStore
+    const kafka = yield* KafkaPublisher
+    const rabbit = yield* RabbitPublisher
+
+    // NOTIFY at each append's commit wakes the loops; the poll covers a lost listen connection.
+    const wakeups = yield* Effect.forEach(destinations, () => Queue.sliding<void>(1))
+    const wake = Effect.forEach(wakeups, (queue) => Queue.offer(queue, undefined), { discard: true })
+    yield* pg.listen("outbox").pipe(
+      Stream.runForEach(() => wake),
+      Effect.tapErrorCause((cause) => Effect.logDebug("outbox listen connection failed; polling meanwhile", cause)),
+      Effect.retry(Schedule.spaced("1 second")),
+      Effect.forkScoped
+    )
+    const awaitWork = (destination: Destination) =>
+      Queue.take(wakeups[destinations.indexOf(destination)]!).pipe(Effect.timeout(options.pollInterval), Effect.ignore)
+
+    const publish = (destination: Destination, batch: ReadonlyArray<OutboxEntry>) => {
+      if (destination === "events") return kafka.publish(batch.map((entry) => toKafkaRecord(options.names, entry.event)))
+      const records: Array<AmqpRecord> = []
+      for (const entry of batch) {
+        if (entry.notification !== null) records.push(toAmqpRecord(options.names, entry.event, entry.notification))
+      }
+      return rabbit.publish(records)
+    }
+
+    /** Publishes until the broker confirms; one warning when it goes down, one line when it is back. */
+    const publishUntilConfirmed = (destination: Destination, batch: ReadonlyArray<OutboxEntry>) => {
+      const broker = brokerOf[destination]
+      let downSince: number | undefined
+      return publish(destination, batch).pipe(
+        Effect.tapError((error) =>
+          Effect.zipRight(
+            Metric.increment(byDestination(publishFailures, destination)),
+            downSince !== undefined ? Effect.void : Effect.suspend(() => {
+              downSince = Date.now()
+              return Effect.logWarning(`${broker} is unavailable; its messages wait in the outbox and are retried until it is back`)
+                .pipe(Effect.annotateLogs({ destination, broker, error: error.message }))
+            })
+          )
+        ),
+        Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")), Schedule.jittered)),
+        Effect.tap(() =>
+          downSince === undefined ? Effect.void : Effect.logInfo(`${broker} is back; publishing resumed`).pipe(
+            Effect.annotateLogs({ destination, broker, downForMs: Date.now() - downSince })
+          )
+        )
+      )
+    }
+
+    const drain = (destination: Destination, fence: { readonly lockKey: number; readonly leaderPid: number }) =>
+      Effect.gen(function*() {
+        let cursor = yield* store.cursorOf(destination)
+        for (;;) {
+          const batch = yield* store.pending(destination, cursor, options.batchSize)
+          if (batch.length === 0) {
+            yield* awaitWork(destination)
+            continue
+          }
+          yield* publishUntilConfirmed(destination, batch)
+          if (options.crashAfterPublish === true) process.kill(process.pid, "SIGKILL")
+          const last = batch[batch.length - 1]!.cursor
+          yield* store.advance(destination, last, fence)
+          cursor = last
+          const now = yield* Clock.currentTimeMillis
+          yield* Metric.incrementBy(byDestination(publishedTotal, destination), batch.length)
+          const latency = byDestination(publishLatency, destination)
+          yield* Effect.forEach(batch, (entry) => Metric.update(latency, now - entry.event.recordedAt.getTime()), { discard: true })
+        }
+      }).pipe(Effect.annotateLogs({ destination }))
+
+    const housekeeping = Effect.all([
+      store.backlog.pipe(
+        Effect.flatMap((counts) =>
+          Effect.forEach(destinations, (destination) => Metric.set(byDestination(backlogGauge, destination), counts[destination]))
+        ),
+        Effect.repeat(Schedule.spaced("5 seconds"))
+      ),
+      store.purge(options.retention, 10_000).pipe(
+        Effect.repeat({ while: (purged) => purged >= 10_000 }),
+        Effect.zipRight(Effect.sleep("1 minute")),
+        Effect.forever
+      )
+    ], { concurrency: "unbounded", discard: true })
+
+    /** One term as the active relay; false when another process holds the lock. */
+    const lead = Effect.scoped(Effect.gen(function*() {
+      const connection = yield* sql.reserve
+      const onSession = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.provideService(effect, SqlClient.TransactionConnection, [connection, 1] as const)
+      const [lock] = yield* onSession(
+        sql<{ locked: boolean; pid: number }>`SELECT pg_try_advisory_lock(${RELAY_LOCK}) AS locked, pg_backend_pid() AS pid`
+      )
+      if (lock === undefined || !lock.locked) return false
+      // The connection goes back to the pool: it must not keep the lock there.
+      yield* Effect.addFinalizer(() =>
+        onSession(sql`SELECT pg_advisory_unlock(${RELAY_LOCK})`).pipe(Effect.timeout("2 seconds"), Effect.ignore)
+      )
+      yield* Metric.set(activeGauge, 1)
+      yield* Effect.addFinalizer(() => Metric.set(activeGauge, 0))
+      yield* Effect.logInfo("outbox relay active: this process publishes the outbox").pipe(Effect.annotateLogs({ sessionPid: lock.pid }))
+
+      const heartbeat = onSession(sql`SELECT 1`).pipe(
+        Effect.timeoutFail({ duration: "3 seconds", onTimeout: () => new Error("the relay lock's session did not answer in 3 s") }),
+        Effect.zipRight(Effect.sleep("1 second")),
+        Effect.forever
+      )
+      const fence = { lockKey: RELAY_LOCK, leaderPid: lock.pid }
+      return yield* Effect.raceFirst(
+        Effect.all([...destinations.map((destination) => drain(destination, fence)), housekeeping], {
+          concurrency: "unbounded",
+          discard: true
+        }),
+        heartbeat
+      )
+    }))
+
+    let standing = false
+    return yield* lead.pipe(
+      Effect.matchCauseEffect({
+        onSuccess: () => {
+          if (standing) return Effect.sleep("1 second")
+          standing = true
+          return Effect.zipRight(Effect.logInfo("outbox relay standing by: another process is active"), Effect.sleep("1 second"))
+        },
+        onFailure: (cause) => {
+          standing = false
+          return Effect.zipRight(
+            Effect.logWarning("outbox relay stepped down; it tries to become active again in 1 s", cause),
+            Effect.sleep("1 second")
+          )
+        }
+      }),
+      Effect.forever
+    )
+  }).pipe(Effect.annotateLogs({ component: "outbox-relay" }))
