@@ -1,7 +1,9 @@
 /** Throwaway databases for tests that need a schema of their own (migrations, say). */
+import { NodeContext } from "@effect/platform-node"
 import { Effect, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import pg from "pg"
+import { runMigrations } from "../../src/database/migrations.js"
 import * as PgDatabase from "../../src/database/PgDatabase.js"
 import { databaseUrl } from "./layers.js"
 
@@ -30,3 +32,7 @@ export const scratchDatabase = Effect.acquireRelease(
 
 /** The application's SQL client layer for a database URL. */
 export const sqlLayer = (url: string) => PgDatabase.layer({ url: Redacted.make(url), maxConnections: 4 })
+
+/** Applies the project's migrations to the database at `url`. */
+export const runMigrationsOn = (url: string) =>
+  runMigrations().pipe(Effect.provide(sqlLayer(url)), Effect.provide(NodeContext.layer), Effect.orDie)

@@ -6,6 +6,10 @@ import { appConfig, AppConfig, type AppConfigShape } from "../../src/config.js"
 export interface ConfigOverrides {
   readonly runtime?: Partial<AppConfigShape["runtime"]>
   readonly http?: Partial<AppConfigShape["http"]>
+  readonly outbox?: Partial<AppConfigShape["outbox"]>
+  /** Another database than this run's shared one (a scratch database of a test's own). */
+  readonly databaseUrl?: string
+  readonly messagingPrefix?: string
 }
 
 /** The settings from the environment, with this run's database and a free HTTP port. */
@@ -14,9 +18,11 @@ export const testConfig = (overrides: ConfigOverrides = {}) =>
     AppConfig,
     Effect.map(appConfig, (config): AppConfigShape => ({
       ...config,
-      database: { url: Redacted.make(inject("databaseUrl")), maxConnections: 8 },
+      database: { url: Redacted.make(overrides.databaseUrl ?? inject("databaseUrl")), maxConnections: 8 },
       http: { ...config.http, port: 0, ...overrides.http },
-      runtime: { ...config.runtime, ...overrides.runtime }
+      runtime: { ...config.runtime, ...overrides.runtime },
+      outbox: { ...config.outbox, ...overrides.outbox },
+      messagingPrefix: overrides.messagingPrefix ?? config.messagingPrefix
     }))
   ).pipe(Layer.orDie)
 
