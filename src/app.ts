@@ -3,7 +3,7 @@
  * Each layer constant is built once; the CLI picks the ones a command needs.
  */
 import { NodeContext } from "@effect/platform-node"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import { AggregatesLive, streamTypes } from "./aggregates.js"
 import { AppConfig, type AppConfigShape } from "./config.js"
 import * as PgDatabase from "./database/PgDatabase.js"
@@ -65,7 +65,7 @@ export const RelayLive = Layer.scopedDiscard(
       batchSize: config.outbox.batchSize,
       pollInterval: config.outbox.pollInterval,
       retention: config.outbox.retention,
-      crashAfterPublish: config.outbox.crashAfterPublish
+      crashAfterPublish: Option.getOrUndefined(config.outbox.crashAfterPublish)
     }))
   })
 ).pipe(Layer.provide([OutboxStore.layer, PublishersLive]), Layer.provide(StoreLive))

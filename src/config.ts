@@ -61,8 +61,11 @@ export const appConfig = Config.all({
     pollInterval: withDefault(Config.duration("OUTBOX_POLL_INTERVAL"), Duration.seconds(1)),
     /** Delivered rows are kept this long (for inspection), then deleted. */
     retention: withDefault(Config.duration("OUTBOX_RETENTION"), Duration.hours(24)),
-    /** Fault injection for the test suite: the relay's process kills itself between publish and mark. */
-    crashAfterPublish: withDefault(Config.boolean("OUTBOX_CRASH_AFTER_PUBLISH"), false)
+    /**
+     * Fault injection for the test suite: the relay's process kills itself right after publishing a
+     * batch to this destination (`events` or `notifications`), before marking it delivered.
+     */
+    crashAfterPublish: Config.option(Config.literal("events", "notifications")("OUTBOX_CRASH_AFTER_PUBLISH"))
   }),
   amqp: Config.all({
     url: url("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")

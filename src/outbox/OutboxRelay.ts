@@ -27,8 +27,8 @@ export interface OutboxRelayOptions {
   readonly batchSize: number
   readonly pollInterval: Duration.Duration
   readonly retention: Duration.Duration
-  /** Fault injection for tests: the process kills itself right after a publish, before marking it. */
-  readonly crashAfterPublish?: boolean
+  /** Fault injection for tests: the process kills itself right after a publish there, before marking it. */
+  readonly crashAfterPublish?: Destination | undefined
 }
 
 /** Key of the advisory lock that elects the active relay (migrations use 7_411_001). */
@@ -118,7 +118,7 @@ export const run = (options: OutboxRelayOptions) =>
             continue
           }
           yield* publishUntilConfirmed(destination, batch)
-          if (options.crashAfterPublish === true) process.kill(process.pid, "SIGKILL")
+          if (options.crashAfterPublish === destination) process.kill(process.pid, "SIGKILL")
           const last = batch[batch.length - 1]!.cursor
           yield* store.advance(destination, last, fence)
           cursor = last

@@ -1,0 +1,132 @@
+/**
+ * The relay as real processes: killed between publish and mark, and two on one database with the
+ * active one killed, or cut off from PostgreSQL.
+ */
+import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
+import { Effect, Fiber, Layer, Schedule } from "effect"
+import { randomUUID } from "node:crypto"
+import { OrderActors } from "../../src/aggregates.js"
+import { EventStore, type RecordedEvent } from "../../src/eventstore/EventStore.js"
+import * as Outbox from "../../src/outbox/OutboxStore.js"
+import { appOnEnvironment, type MessagingEnvironment, orderLifeAfterPlacing, readTopic, TestMessaging, versionsByKey } from "../support/messaging.js"
+import { options, placeOrder } from "../support/orders.js"
+import { startCli } from "../support/processes.js"
+
+const relayProcess = (env: MessagingEnvironment, extra: Readonly<Record<string, string>> = {}) =>
+  startCli(["relay"], {
+    DATABASE_URL: env.databaseUrl,
+    MESSAGING_PREFIX: env.prefix,
+    OUTBOX_POLL_INTERVAL: "200 millis",
+    ...extra
+  })
+
+const ACTIVE = /outbox relay active/
+const STANDING_BY = /outbox relay standing by/
+
+const orderLives = (count: number, concurrency: number) =>
+  Effect.gen(function*() {
+    const orders = yield* OrderActors
+    yield* Effect.forEach(Array.from({ length: count }, () => randomUUID()), (id) =>
+      Effect.gen(function*() {
+        const placed = yield* orders.execute(id, placeOrder(), options())
+        for (const command of orderLifeAfterPlacing(placed.state.totalCents)) yield* orders.execute(id, command, options())
+      }), { concurrency, discard: true })
+  })
+
+const allEvents = Effect.gen(function*() {
+  const store = yield* EventStore
+  const events: Array<RecordedEvent> = []
+  for (;;) {
+    const page = yield* store.readAll({ afterPosition: events.at(-1)?.globalPosition ?? 0, limit: 1000 })
+    if (page.length === 0) return events
+    events.push(...page)
+  }
+})
+
+/** Waits until every outbox row is behind its destination's cursor. */
+const drained = Effect.flatMap(Outbox.OutboxStore, (outbox) =>
+  outbox.backlog.pipe(
+    Effect.filterOrFail((backlog) => backlog.events === 0 && backlog.notifications === 0, () => new Error("outbox not drained")),
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 600 })
+  ))
+
+/** Kafka holds every stored event at least once, and each key's first deliveries in version order. */
+const expectEveryEventInOrder = (env: MessagingEnvironment, stored: ReadonlyArray<RecordedEvent>) =>
+  Effect.gen(function*() {
+    const ids = new Set(stored.map((event) => event.eventId))
+    const received = yield* readTopic(env.names.eventsTopic("order"), (messages) => {
+      const seen = new Set(messages.map((message) => message.value.eventId))
+      return [...ids].every((id) => seen.has(id))
+    })
+    const expected = new Map<string, Array<number>>()
+    for (const event of stored) expected.set(event.streamId, [...(expected.get(event.streamId) ?? []), event.version])
+    expect(versionsByKey(received)).toEqual(expected)
+    return received
+  })
+
+const Environment = Outbox.layer.pipe(Layer.provideMerge(appOnEnvironment({ relay: false })))
+
+layer(Environment, { excludeTestServices: true, timeout: "120 seconds" })("relay killed between publish and mark", (it) => {
+  it.scoped("sends that batch again when it restarts: duplicates may appear, gaps may not", () =>
+    Effect.gen(function*() {
+      const env = yield* TestMessaging
+      const outbox = yield* Outbox.OutboxStore
+      yield* orderLives(30, 8)
+      const stored = yield* allEvents
+      expect(stored.length).toBe(180)
+
+      const crashing = yield* relayProcess(env, { OUTBOX_CRASH_AFTER_PUBLISH: "events", OUTBOX_BATCH_SIZE: "50" })
+      expect(yield* crashing.exited).toEqual({ code: null, signal: "SIGKILL" })
+      // It published a batch and died before marking it.
+      expect(yield* outbox.cursorOf("events")).toEqual({ transactionId: "0", globalPosition: 0 })
+
+      yield* relayProcess(env, { OUTBOX_BATCH_SIZE: "50" })
+      yield* drained
+      const received = yield* expectEveryEventInOrder(env, stored)
+      // The first batch went out twice: once before the crash, once after it.
+      expect(received.length).toBe(stored.length + 50)
+    }))
+})
+
+layer(Environment, { excludeTestServices: true, timeout: "120 seconds" })("two relays on one database", (it) => {
+  it.scoped("one publishes, the other waits and takes over within 5 s when the first is killed", () =>
+    Effect.gen(function*() {
+      const env = yield* TestMessaging
+      const first = yield* relayProcess(env)
+      yield* first.waitForLine(ACTIVE, 30_000)
+      const second = yield* relayProcess(env)
+      yield* second.waitForLine(STANDING_BY, 30_000)
+
+      const traffic = yield* Effect.fork(orderLives(60, 4))
+      // Let the first relay publish part of the stream, then kill it mid-flight.
+      yield* readTopic(env.names.eventsTopic("order"), (messages) => messages.length >= 40)
+      yield* first.kill("SIGKILL")
+      yield* second.waitForLine(ACTIVE, 5_000)
+
+      yield* Fiber.join(traffic)
+      yield* drained
+      yield* expectEveryEventInOrder(env, yield* allEvents)
+    }))
+
+  it.scoped("the active relay whose database session is cut steps down, and publishing goes on", () =>
+    Effect.gen(function*() {
+      const env = yield* TestMessaging
+      const sql = yield* SqlClient.SqlClient
+      const relays = [yield* relayProcess(env), yield* relayProcess(env)]
+      const activeLine = yield* Effect.raceAll(relays.map((relay) => relay.waitForLine(ACTIVE, 30_000)))
+      const sessionPid = Number(/sessionPid=(\d+)/.exec(activeLine)![1])
+      const marks = relays.map((relay) => relay.lines.length)
+
+      const traffic = yield* Effect.fork(orderLives(30, 4))
+      const cut = relays.find((relay) => relay.lines.includes(activeLine))!
+      yield* sql`SELECT pg_terminate_backend(${sessionPid})`
+      yield* cut.waitForLine(/outbox relay stepped down/, 5_000)
+      // A relay becomes active again (the standby, or the same process on a new session).
+      yield* Effect.raceAll(relays.map((relay, i) => relay.waitForLine(ACTIVE, 5_000, marks[i])))
+
+      yield* Fiber.join(traffic)
+      yield* drained
+      yield* expectEveryEventInOrder(env, yield* allEvents)
+    }))
+})
