@@ -17,6 +17,17 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
           globalSetup: ["./test/support/globalSetup.ts"]
         }
+      },
+      {
+        // Real faults that take a broker away from everyone: after all the others, one file at a time.
+        extends: true,
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          globalSetup: ["./test/support/globalSetup.ts"],
+          sequence: { groupOrder: 1 },
+          poolOptions: { forks: { singleFork: true } }
+        }
       }
     ]
   }
