@@ -1,6 +1,7 @@
-/** Liveness and readiness, for orchestrators and load balancers. */
-import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+/** Liveness and readiness, for orchestrators and load balancers; metrics, for Prometheus. */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
+import { contentType } from "../../observability/prometheus.js"
 import { Unavailable } from "../errors.js"
 
 export class SystemApi extends HttpApiGroup.make("system")
@@ -14,5 +15,10 @@ export class SystemApi extends HttpApiGroup.make("system")
       .addSuccess(Schema.Struct({ status: Schema.Literal("ready") }))
       .addError(Unavailable)
       .annotate(OpenApi.Description, "The database answers and every migration is applied")
+  )
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(HttpApiSchema.Text({ contentType }))
+      .annotate(OpenApi.Description, "This process's metrics in the Prometheus text format")
   )
 {}

@@ -1,8 +1,9 @@
-/** Handlers of /health and /ready. */
+/** Handlers of /health, /ready and /metrics. */
 import { HttpApiBuilder } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { migrationsApplied } from "../../database/migrations.js"
+import { metricsText } from "../../observability/prometheus.js"
 import { Api } from "../Api.js"
 import { Unavailable } from "../errors.js"
 
@@ -27,4 +28,5 @@ export const SystemHttpLive = HttpApiBuilder.group(Api, "system", (handlers) =>
     return handlers
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
       .handle("ready", () => ready)
+      .handle("metrics", () => metricsText)
   }))
