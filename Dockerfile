@@ -5,7 +5,7 @@ WORKDIR /app
 
 # Dependencies first, so source changes do not reinstall them.
 COPY package.json package-lock.json ./
-RUN npm install --no-save --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 
 COPY . .
 

@@ -16,15 +16,13 @@ help: ## list the targets
 
 install: $(INSTALLED) ## install the pinned dependencies (package-lock.json)
 
-# `npm install --no-save` installs exactly what the lock file pins and leaves it untouched. It is
-# used instead of `npm ci`, which refuses this lock file: npm leaves other platforms' optional
-# native packages out of it (npm/cli#4828), and `npm ci` then finds the lock "out of sync".
+# `npm ci` installs exactly what package-lock.json pins, from scratch.
 $(INSTALLED): package.json package-lock.json
 	@command -v node >/dev/null || { echo "error: node is not installed: install Node.js 20 or newer (with npm)" >&2; exit 1; }
 	@command -v npm >/dev/null || { echo "error: npm is not installed: install it with Node.js 20 or newer" >&2; exit 1; }
 	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
 	  || { echo "error: Node.js $$(node --version) is too old: this project needs 20 or newer" >&2; exit 1; }
-	npm install --no-save --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	@touch $@
 
 services: $(INSTALLED) ## start PostgreSQL, RabbitMQ and Kafka (no-op when they answer)
