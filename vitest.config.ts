@@ -14,7 +14,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts", "test/bench/**/*.test.ts"],
           globalSetup: ["./test/support/globalSetup.ts"]
         }
       },

@@ -27,15 +27,3 @@ CREATE TABLE outbox_cursors (
   updated_at      timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO outbox_cursors (destination) VALUES ('events'), ('notifications');
-
--- Wakes the relay when an append commits (notifications are delivered at commit). One per statement,
--- and PostgreSQL folds equal notifications of a transaction into one.
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('outbox', 'appended');
-  RETURN NULL;
-END;
-$$;
-
-CREATE TRIGGER outbox_appended AFTER INSERT ON outbox
-  FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();

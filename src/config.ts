@@ -56,7 +56,7 @@ export const appConfig = Config.all({
     /** Run the relay inside `serve` (it can also run alone: `relay`). */
     relayEnabled: withDefault(Config.boolean("OUTBOX_RELAY"), true),
     /** Rows published per broker round trip. */
-    batchSize: positiveInt("OUTBOX_BATCH_SIZE", 1000),
+    batchSize: positiveInt("OUTBOX_BATCH_SIZE", 2000),
     /** The relay is woken by NOTIFY at each commit; it also looks this often, in case one was missed. */
     pollInterval: withDefault(Config.duration("OUTBOX_POLL_INTERVAL"), Duration.seconds(1)),
     /** Delivered rows are kept this long (for inspection), then deleted. */

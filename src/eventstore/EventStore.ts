@@ -102,4 +102,7 @@ export interface EventStoreShape {
   readonly findIdempotency: (key: string) => Effect.Effect<Option.Option<StoredIdempotency>, SqlError.SqlError>
 }
 
+/** PostgreSQL channel notified (coalesced, after commit) when appends have committed. */
+export const APPENDED_CHANNEL = "events_appended"
+
 export class EventStore extends Context.Tag("app/EventStore")<EventStore, EventStoreShape>() {}

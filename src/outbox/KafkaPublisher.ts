@@ -20,6 +20,11 @@ export interface KafkaPublisherOptions extends KafkaTopicSpec {
   readonly clientId: string
   /** A send not acknowledged within this time fails (and is retried by the caller). */
   readonly sendTimeout: Duration.Duration
+  /**
+   * Records go out in requests of at most about this many bytes, one after another, so that no
+   * partition's batch passes the broker's `message.max.bytes` (1 MiB by default). Default 768 KiB.
+   */
+  readonly maxRequestBytes?: number
 }
 
 export interface KafkaPublisherShape {
@@ -88,6 +93,26 @@ export const createTopicsAtStartup = (options: Omit<KafkaPublisherOptions, "send
     Effect.catchAll(() => Effect.void)
   )
 
+/** Consecutive runs of records whose encoded size stays under `maxBytes` (a record alone may pass it). */
+export const chunksOf = (records: ReadonlyArray<KafkaRecord>, maxBytes: number) => {
+  const chunks: Array<Array<KafkaRecord>> = []
+  let current: Array<KafkaRecord> = []
+  let bytes = 0
+  for (const record of records) {
+    // Headers and framing add about 200 bytes.
+    const size = Buffer.byteLength(record.key) + Buffer.byteLength(record.value) + 200
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(record)
+    bytes += size
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}
+
 export const make = (options: KafkaPublisherOptions) =>
   Effect.gen(function*() {
     const kafka = kafkaClient(options.brokers, options.clientId)
@@ -127,27 +152,29 @@ export const make = (options: KafkaPublisherOptions) =>
       Effect.gen(function*() {
         if (records.length === 0) return
         const client = yield* connected
-        const byTopic = new Map<string, Array<{ key: string; value: string; headers: Record<string, string> }>>()
-        for (const record of records) {
-          const messages = byTopic.get(record.topic) ?? []
-          messages.push({ key: record.key, value: record.value, headers: { ...record.headers } })
-          byTopic.set(record.topic, messages)
-        }
-        yield* Effect.tryPromise({
-          try: () =>
-            client.sendBatch({
-              acks: -1,
-              timeout: Duration.toMillis(options.sendTimeout),
-              topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages }))
+        for (const chunk of chunksOf(records, options.maxRequestBytes ?? 768 * 1024)) {
+          const byTopic = new Map<string, Array<{ key: string; value: string; headers: Record<string, string> }>>()
+          for (const record of chunk) {
+            const messages = byTopic.get(record.topic) ?? []
+            messages.push({ key: record.key, value: record.value, headers: { ...record.headers } })
+            byTopic.set(record.topic, messages)
+          }
+          yield* Effect.tryPromise({
+            try: () =>
+              client.sendBatch({
+                acks: -1,
+                timeout: Duration.toMillis(options.sendTimeout),
+                topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages }))
+              }),
+            catch: unavailable("sending")
+          }).pipe(
+            Effect.timeoutFail({
+              duration: Duration.sum(options.sendTimeout, Duration.seconds(5)),
+              onTimeout: () => new BrokerUnavailable({ broker: "kafka", message: "sending: no acknowledgement in time" })
             }),
-          catch: unavailable("sending")
-        }).pipe(
-          Effect.timeoutFail({
-            duration: Duration.sum(options.sendTimeout, Duration.seconds(5)),
-            onTimeout: () => new BrokerUnavailable({ broker: "kafka", message: "sending: no acknowledgement in time" })
-          }),
-          Effect.tapError(() => disconnect)
-        )
+            Effect.tapError(() => disconnect)
+          )
+        }
       }).pipe(Effect.withSpan("KafkaPublisher.publish", { attributes: { records: records.length } }))
 
     return KafkaPublisher.of({ publish })

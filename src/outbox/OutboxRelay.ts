@@ -15,11 +15,12 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Duration, Effect, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
+import { Clock, Duration, Effect, Fiber, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
+import { APPENDED_CHANNEL } from "../eventstore/EventStore.js"
 import type { BrokerUnavailable } from "./errors.js"
 import { KafkaPublisher } from "./KafkaPublisher.js"
 import { type AmqpRecord, toAmqpRecord, toKafkaRecord, type Topology } from "./messages.js"
-import { type Destination, destinations, type OutboxEntry, OutboxStore } from "./OutboxStore.js"
+import { type Destination, destinations, type OutboxCursor, type OutboxEntry, OutboxStore } from "./OutboxStore.js"
 import { RabbitPublisher } from "./RabbitPublisher.js"
 
 export interface OutboxRelayOptions {
@@ -63,10 +64,10 @@ export const run = (options: OutboxRelayOptions) =>
     const kafka = yield* KafkaPublisher
     const rabbit = yield* RabbitPublisher
 
-    // NOTIFY at each append's commit wakes the loops; the poll covers a lost listen connection.
+    // The store's NOTIFY after appends commit wakes the loops; the poll covers a lost notification.
     const wakeups = yield* Effect.forEach(destinations, () => Queue.sliding<void>(1))
     const wake = Effect.forEach(wakeups, (queue) => Queue.offer(queue, undefined), { discard: true })
-    yield* pg.listen("outbox").pipe(
+    yield* pg.listen(APPENDED_CHANNEL).pipe(
       Stream.runForEach(() => wake),
       Effect.tapErrorCause((cause) => Effect.logDebug("outbox listen connection failed; polling meanwhile", cause)),
       Effect.retry(Schedule.spaced("1 second")),
@@ -110,16 +111,21 @@ export const run = (options: OutboxRelayOptions) =>
 
     const drain = (destination: Destination, fence: { readonly lockKey: number; readonly leaderPid: number }) =>
       Effect.gen(function*() {
+        const readFrom = (cursor: OutboxCursor) => Effect.fork(store.pending(destination, cursor, options.batchSize))
         let cursor = yield* store.cursorOf(destination)
+        let next = yield* readFrom(cursor)
         for (;;) {
-          const batch = yield* store.pending(destination, cursor, options.batchSize)
+          const batch = yield* Fiber.join(next)
           if (batch.length === 0) {
             yield* awaitWork(destination)
+            next = yield* readFrom(cursor)
             continue
           }
+          const last = batch[batch.length - 1]!.cursor
+          // Read the next batch while this one is on its way: reading ahead marks nothing.
+          next = yield* readFrom(last)
           yield* publishUntilConfirmed(destination, batch)
           if (options.crashAfterPublish === destination) process.kill(process.pid, "SIGKILL")
-          const last = batch[batch.length - 1]!.cursor
           yield* store.advance(destination, last, fence)
           cursor = last
           const now = yield* Clock.currentTimeMillis

@@ -39,6 +39,17 @@ export const declareTopology = async (
   }
 }
 
+/** The message properties of a task: persistent JSON, identified by its event id. */
+export const publishOptions = (record: AmqpRecord): amqp.Options.Publish => ({
+  persistent: true,
+  contentType: "application/json",
+  messageId: record.messageId,
+  correlationId: record.correlationId,
+  type: record.type,
+  timestamp: record.timestamp,
+  headers: record.headers
+})
+
 interface Session {
   readonly connection: amqp.ChannelModel
   readonly channel: amqp.ConfirmChannel
@@ -95,14 +106,8 @@ export const make = (options: RabbitPublisherOptions) =>
           current.returned.clear()
           for (const record of records) {
             const accepted = current.channel.publish(record.exchange, record.routingKey, record.content, {
-              persistent: true,
-              mandatory: true,
-              contentType: "application/json",
-              messageId: record.messageId,
-              correlationId: record.correlationId,
-              type: record.type,
-              timestamp: record.timestamp,
-              headers: record.headers
+              ...publishOptions(record),
+              mandatory: true
             })
             // The socket's buffer is full: wait for it to empty before writing more.
             if (!accepted) await new Promise<void>((resolve) => current.channel.once("drain", resolve))

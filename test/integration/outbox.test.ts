@@ -122,4 +122,23 @@ layer(Outbox.layer.pipe(Layer.provideMerge(appOnEnvironment({ relay: true }))), 
       for (const event of stored) expected.set(event.streamId, [...(expected.get(event.streamId) ?? []), event.version])
       expect(versionsByKey(replayed)).toEqual(expected)
     }))
+
+  it.effect("events too large for one broker request together still go out, all of them, in order", () =>
+    Effect.gen(function*() {
+      const { names } = yield* TestMessaging
+      const store = yield* EventStore
+      const streamId = randomUUID()
+      // 40 events of 50 KB: 2 MB in one relay batch, twice the broker's default request limit.
+      const events = Array.from({ length: 40 }, (_, i) => ({
+        eventId: randomUUID(),
+        type: "Noted",
+        schemaVersion: 1,
+        data: { n: i + 1, text: "x".repeat(50_000) },
+        metadata: { correlationId: randomUUID(), causationId: null, userId: null }
+      }))
+      yield* store.append({ streamId, streamType: "order", expectedVersion: 0, events })
+      const received = yield* readTopic(names.eventsTopic("order"), (messages) =>
+        messages.filter((message) => message.key === streamId).length >= 40)
+      expect(versionsByKey(received).get(streamId)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+    }))
 })

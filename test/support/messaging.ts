@@ -15,6 +15,7 @@ import { OrderCommand } from "../../src/domain/order/index.js"
 import { runMigrationsOn, scratchDatabase } from "./databases.js"
 import { type ConfigOverrides, testConfig } from "./layers.js"
 import { at } from "./orders.js"
+import { removeTopology } from "../../bench/lib/brokers.js"
 
 export const settings = Effect.runSync(Effect.orDie(appConfig))
 
@@ -36,20 +37,7 @@ export const messagingEnvironment = Layer.scoped(
     yield* runMigrationsOn(database.url)
     const prefix = `test-${randomUUID().slice(0, 8)}.`
     const names = topology(prefix)
-    yield* Effect.addFinalizer(() =>
-      Effect.promise(async () => {
-        const admin = kafka.admin()
-        await admin.connect()
-        const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix))
-        if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined)
-        await admin.disconnect()
-        const connection = await amqp.connect(Redacted.value(settings.amqp.url))
-        const channel = await connection.createChannel()
-        await channel.deleteQueue(names.pushQueue).catch(() => undefined)
-        await channel.deleteExchange(names.notificationsExchange).catch(() => undefined)
-        await connection.close().catch(() => undefined)
-      }).pipe(Effect.timeout("20 seconds"), Effect.ignore)
-    )
+    yield* Effect.addFinalizer(() => removeTopology(prefix))
     return { databaseUrl: database.url, prefix, names }
   })
 )

@@ -1,0 +1,484 @@
+/**
+ * `make bench-outbox`: what the transactional outbox costs on the way to the brokers.
+ *
+ * 1. Latency at a steady rate: order lives go through the actor runtime at `rate` events/s; for each
+ *    event, the time from its commit (its recorded_at) to its broker's confirm — Kafka's ack (acks
+ *    from all in-sync replicas) and RabbitMQ's publisher confirm — as the relay sees them.
+ *    Floor, in the same run: the same messages at the same rate, sent by the bare clients.
+ * 2. Drain: a backlog of `backlog` events (with their notifications) is written with no relay
+ *    running; then the relay starts and the time until each destination's cursor has passed the
+ *    last row gives events/s. Floor: the same number of messages through the bare clients, in
+ *    batches of the relay's size.
+ *
+ *   node --import tsx bench/outbox.ts [--rate 1000] [--seconds 30] [--warmup 3] [--backlog 100000]
+ */
+import { Duration, Effect, Either, FiberSet, Layer, Logger, LogLevel, Redacted, Ref } from "effect"
+import { randomUUID } from "node:crypto"
+import { parseArgs } from "node:util"
+import * as PgDatabase from "../src/database/PgDatabase.js"
+import { orderAggregate, OrderCommand, type OrderState } from "../src/domain/order/index.js"
+import { EventStore, type NewEvent, type RecordedEvent } from "../src/eventstore/EventStore.js"
+import * as PgEventStore from "../src/eventstore/PgEventStore.js"
+import * as KafkaPublisher from "../src/outbox/KafkaPublisher.js"
+import { toAmqpRecord, toKafkaRecord, type Topology } from "../src/outbox/messages.js"
+import * as OutboxRelay from "../src/outbox/OutboxRelay.js"
+import * as OutboxStore from "../src/outbox/OutboxStore.js"
+import * as RabbitPublisher from "../src/outbox/RabbitPublisher.js"
+import { makeActorSystem } from "../src/runtime/ActorSystem.js"
+import { amqpPublish, bareConfirmChannel, bareKafkaProducer, createTopic, kafkaMessages, runPrefix, settings } from "./lib/brokers.js"
+import { freshDatabase } from "./lib/database.js"
+import { withProgress } from "./lib/progress.js"
+import { markdownTable, writeResults } from "./lib/report.js"
+import { percentiles, type Percentiles, perSecond, ratio } from "./lib/stats.js"
+
+export interface OutboxBenchSettings {
+  /** Events per second during the latency phase. */
+  readonly rate: number
+  readonly seconds: number
+  /** Seconds at the start of the latency phase whose samples are not kept. */
+  readonly warmupSeconds: number
+  /** Events in the backlog of the drain phase. */
+  readonly backlog: number
+  readonly batchSize: number
+  readonly quiet: boolean
+}
+
+export interface LatencyRow extends Percentiles {
+  readonly kind: "latency"
+  readonly destination: "kafka" | "rabbitmq"
+  readonly mode: "relay" | "floor"
+}
+
+export interface DrainRow {
+  readonly kind: "drain"
+  readonly destination: "kafka" | "rabbitmq"
+  readonly mode: "relay" | "floor"
+  readonly messages: number
+  readonly seconds: number
+  readonly perSecond: number
+}
+
+const at = "2026-01-01T00:00:00.000Z"
+
+/** The commands of one order's life: 6 events, 4 of which customers hear about. */
+const lifeOf = (step: number, state: OrderState): OrderCommand => {
+  switch (step) {
+    case 0:
+      return OrderCommand.PlaceOrder({
+        customerId: randomUUID(),
+        currency: "EUR",
+        lines: [{ sku: "sku-1", quantity: 2, unitPriceCents: 1250 }, { sku: "sku-2", quantity: 1, unitPriceCents: 399 }],
+        at
+      })
+    case 1:
+      return OrderCommand.AddItem({ sku: "sku-3", quantity: 3, unitPriceCents: 720, at })
+    case 2:
+      return OrderCommand.Confirm({ at })
+    case 3:
+      return OrderCommand.Pay({ amountCents: state.totalCents, method: "card", at })
+    case 4:
+      return OrderCommand.Ship({ carrier: "DHL", trackingNumber: "JD014600003958", at })
+    default:
+      return OrderCommand.Deliver({ at })
+  }
+}
+const LIFE_LENGTH = 6
+/** The events of a life that customers hear about (Order's notify). */
+const NOTIFIED = new Set(["OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered"])
+
+/** The store, and the relay's store and publishers, on one database; publishers report each confirm. */
+const relayEnvironment = (
+  url: string,
+  names: Topology,
+  onConfirmed: (destination: "kafka" | "rabbitmq", records: ReadonlyArray<{ readonly recordedAt: string }>) => void
+) => {
+  const kafka = Layer.scoped(
+    KafkaPublisher.KafkaPublisher,
+    Effect.map(
+      KafkaPublisher.make({
+        brokers: settings.kafka.brokers,
+        clientId: "bench-relay",
+        topics: [names.eventsTopic("order")],
+        partitions: settings.kafka.topicPartitions,
+        replicationFactor: settings.kafka.replicationFactor,
+        sendTimeout: Duration.seconds(30)
+      }),
+      (inner) => ({
+        publish: (records) =>
+          Effect.tap(inner.publish(records), () =>
+            Effect.sync(() => onConfirmed("kafka", records.map((record) => JSON.parse(record.value)))))
+      })
+    )
+  )
+  const rabbit = Layer.scoped(
+    RabbitPublisher.RabbitPublisher,
+    Effect.map(
+      RabbitPublisher.make({ url: settings.amqp.url, names, streamTypes: ["order"], confirmTimeout: Duration.seconds(30) }),
+      (inner) => ({
+        publish: (records) =>
+          Effect.tap(inner.publish(records), () =>
+            Effect.sync(() => onConfirmed("rabbitmq", records.map((record) => JSON.parse(record.content.toString())))))
+      })
+    )
+  )
+  const database = PgDatabase.layer({ url: Redacted.make(url), maxConnections: 16, applicationName: "bench-outbox" })
+  return Layer.mergeAll(PgEventStore.layer, OutboxStore.layer, kafka, rabbit).pipe(Layer.provideMerge(database))
+}
+
+const relayOptions = (names: Topology, batchSize: number): OutboxRelay.OutboxRelayOptions => ({
+  names,
+  batchSize,
+  pollInterval: Duration.seconds(1),
+  retention: Duration.hours(1)
+})
+
+/** Issues order commands through the runtime at `rate` per second for `seconds`; each is one event. */
+const steadyLoad = (
+  rate: number,
+  seconds: number,
+  onProgress: (issued: number) => void,
+  onAnswered: (millis: number) => void
+) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const orders = yield* makeActorSystem(orderAggregate, store, {
+      mailboxCapacity: 1024,
+      idleTimeout: Duration.minutes(5),
+      maxActors: 100_000,
+      conflictRetries: 5
+    })
+    const running = yield* FiberSet.make()
+    /** Orders whose last command was answered and that have more to do. */
+    const ready: Array<{ id: string; step: number; state: OrderState }> = []
+    const total = rate * seconds
+    const started = Date.now()
+    let issued = 0
+    while (issued < total) {
+      const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate))
+      for (; issued < due; issued++) {
+        const order = ready.shift() ?? { id: randomUUID(), step: 0, state: orderAggregate.initialState }
+        const sent = Date.now()
+        yield* FiberSet.run(
+          running,
+          orders.execute(order.id, lifeOf(order.step, order.state), {
+            metadata: { correlationId: randomUUID(), causationId: null, userId: "bench" }
+          }).pipe(
+            Effect.tap((result) =>
+              Effect.sync(() => {
+                onAnswered(Date.now() - sent)
+                if (order.step + 1 < LIFE_LENGTH) ready.push({ id: order.id, step: order.step + 1, state: result.state })
+              })
+            ),
+            Effect.orDie
+          )
+        )
+      }
+      onProgress(issued)
+      yield* Effect.sleep("2 millis")
+    }
+    yield* FiberSet.awaitEmpty(running)
+  }).pipe(Effect.scoped)
+
+/** Latency phase: the relay running, the load at a steady rate; commit → confirm per event. */
+const latencyPhase = (options: OutboxBenchSettings) =>
+  Effect.gen(function*() {
+    const database = yield* freshDatabase("outbox_latency")
+    const { names } = yield* runPrefix("latency")
+    const samples = { kafka: [] as Array<number>, rabbitmq: [] as Array<number>, commands: [] as Array<number> }
+    let recording = false
+    const environment = relayEnvironment(database.url, names, (destination, confirmed) => {
+      if (!recording) return
+      const now = Date.now()
+      for (const message of confirmed) samples[destination].push(now - Date.parse(message.recordedAt))
+    })
+    yield* Effect.gen(function*() {
+      yield* Effect.forkScoped(OutboxRelay.run(relayOptions(names, options.batchSize)))
+      const seconds = options.warmupSeconds + options.seconds
+      yield* Effect.forkScoped(Effect.sleep(Duration.seconds(options.warmupSeconds)).pipe(Effect.zipRight(Effect.sync(() => (recording = true)))))
+      yield* withProgress(`relay at ${options.rate} events/s`, options.rate * seconds, options.quiet, (progress) =>
+        steadyLoad(
+          options.rate,
+          seconds,
+          (issued) => progress.update(issued, { unit: "events", detail: "" }),
+          (millis) => recording && samples.commands.push(millis)
+        ))
+      // Let the last confirms arrive.
+      yield* Effect.sleep("1 second")
+    }).pipe(Effect.scoped, Effect.provide(environment))
+    return samples
+  }).pipe(Effect.scoped)
+
+/** The same traffic without database or relay: one message per send, at the same rates. */
+const latencyFloor = (options: OutboxBenchSettings, sample: RecordedEvent) =>
+  Effect.gen(function*() {
+    const { names } = yield* runPrefix("floor")
+    const producer = yield* bareKafkaProducer
+    const { channel } = yield* bareConfirmChannel(names)
+    const topic = names.eventsTopic("order")
+    yield* createTopic(topic)
+    const samples = { kafka: [] as Array<number>, rabbitmq: [] as Array<number> }
+    const seconds = options.warmupSeconds + options.seconds
+    const total = options.rate * seconds
+    const warmupEnds = options.warmupSeconds * options.rate
+    yield* withProgress(`bare clients at ${options.rate} msgs/s`, total, options.quiet, (progress) =>
+      Effect.promise(async () => {
+        const pending: Array<Promise<unknown>> = []
+        const started = Date.now()
+        for (let sent = 0; sent < total;) {
+          const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * options.rate))
+          for (; sent < due; sent++) {
+            const event = { ...sample, eventId: randomUUID(), streamId: randomUUID(), recordedAt: new Date() }
+            const keep = sent >= warmupEnds
+            const begun = Date.now()
+            const record = toKafkaRecord(names, event)
+            pending.push(
+              producer.send({ topic, acks: -1, messages: kafkaMessages([record]) }).then(() => {
+                if (keep) samples.kafka.push(Date.now() - begun)
+              })
+            )
+            // Customers hear of 4 events in 6.
+            if (sent % 3 !== 0) {
+              const task = toAmqpRecord(names, event, { name: "shipped", customerId: randomUUID(), details: { carrier: "DHL", trackingNumber: "JD014600003958" } })
+              pending.push(new Promise<void>((resolve, reject) =>
+                amqpPublish(channel, task, (error) => {
+                  if (error) return reject(error)
+                  if (keep) samples.rabbitmq.push(Date.now() - begun)
+                  resolve()
+                })
+              ))
+            }
+          }
+          progress.update(sent, { unit: "msgs", detail: "" })
+          await new Promise((resolve) => setTimeout(resolve, 2))
+        }
+        await Promise.all(pending)
+      }))
+    return samples
+  }).pipe(Effect.scoped)
+
+/** Appends `events` events as whole order lives, each life one append, with their notifications. */
+const writeBacklog = (events: number, quiet: boolean) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const lives = Math.ceil(events / LIFE_LENGTH)
+    const written = yield* Ref.make(0)
+    yield* withProgress("writing the backlog", lives * LIFE_LENGTH, quiet, (progress) =>
+      Effect.forEach(Array.from({ length: lives }, (_, i) => i), () =>
+        Effect.gen(function*() {
+          let state = orderAggregate.initialState
+          const newEvents: Array<NewEvent> = []
+          for (let step = 0; step < LIFE_LENGTH; step++) {
+            const decided = orderAggregate.decide(lifeOf(step, state), state)
+            if (Either.isLeft(decided)) return yield* Effect.dieMessage(decided.left.message)
+            for (const event of decided.right) {
+              state = orderAggregate.evolve(state, event)
+              newEvents.push({
+                eventId: randomUUID(),
+                ...orderAggregate.events.encode(event),
+                metadata: { correlationId: randomUUID(), causationId: null, userId: "bench" },
+                notification: orderAggregate.notify!(event, state)
+              })
+            }
+          }
+          yield* store.append({ streamId: randomUUID(), streamType: "order", expectedVersion: 0, events: newEvents })
+          const total = yield* Ref.updateAndGet(written, (n) => n + newEvents.length)
+          progress.update(total, { unit: "events", detail: "" })
+        }), { concurrency: 8, discard: true }))
+    return lives * LIFE_LENGTH
+  })
+
+/** Drain phase: a backlog first, then the relay; events/s until each cursor passed the last row. */
+const drainPhase = (options: OutboxBenchSettings) =>
+  Effect.gen(function*() {
+    const database = yield* freshDatabase("outbox_drain")
+    const { names } = yield* runPrefix("drain")
+    const environment = relayEnvironment(database.url, names, () => undefined)
+    return yield* Effect.gen(function*() {
+      const events = yield* writeBacklog(options.backlog, options.quiet)
+      const store = yield* EventStore
+      const outbox = yield* OutboxStore.OutboxStore
+      const all: Array<RecordedEvent> = []
+      for (;;) {
+        const page = yield* store.readAll({ afterPosition: all.at(-1)?.globalPosition ?? 0, limit: 10_000 })
+        if (page.length === 0) break
+        all.push(...page)
+      }
+      const lastEvent = all.at(-1)!.globalPosition
+      const notified = all.filter((event) => NOTIFIED.has(event.type))
+      const lastNotification = notified.at(-1)!.globalPosition
+
+      const started = Date.now()
+      yield* Effect.forkScoped(OutboxRelay.run(relayOptions(names, options.batchSize)))
+      const finished = { kafka: 0, rabbitmq: 0 }
+      yield* withProgress("relay draining the backlog", events, options.quiet, (progress) =>
+        Effect.gen(function*() {
+          for (;;) {
+            const [events_, notifications] = [yield* outbox.cursorOf("events"), yield* outbox.cursorOf("notifications")]
+            const now = Date.now()
+            if (finished.kafka === 0 && events_.globalPosition >= lastEvent) finished.kafka = now
+            if (finished.rabbitmq === 0 && notifications.globalPosition >= lastNotification) finished.rabbitmq = now
+            progress.update(Math.min(events, events_.globalPosition), {
+              unit: "events",
+              detail: `${perSecond(events_.globalPosition, now - started)} events/s`
+            })
+            if (finished.kafka > 0 && finished.rabbitmq > 0) return
+            yield* Effect.sleep("20 millis")
+          }
+        }))
+      return {
+        kafka: { messages: all.length, millis: finished.kafka - started },
+        rabbitmq: { messages: notified.length, millis: finished.rabbitmq - started },
+        sample: all[0]!,
+        sampleNotified: notified[0]!
+      }
+    }).pipe(Effect.scoped, Effect.provide(environment))
+  }).pipe(Effect.scoped)
+
+/** The drain's floor: as many messages through the bare clients, in batches of the relay's size. */
+const drainFloor = (options: OutboxBenchSettings, kafkaCount: number, rabbitCount: number, sample: RecordedEvent) =>
+  Effect.gen(function*() {
+    const { names } = yield* runPrefix("drain-floor")
+    const producer = yield* bareKafkaProducer
+    const { channel } = yield* bareConfirmChannel(names)
+    const topic = names.eventsTopic("order")
+    yield* createTopic(topic)
+    const event = (i: number): RecordedEvent => ({ ...sample, eventId: randomUUID(), streamId: `order-${i % 5000}`, recordedAt: new Date() })
+    const kafkaMillis = yield* withProgress("bare kafkajs, batches", kafkaCount, options.quiet, (progress) =>
+      Effect.promise(async () => {
+        const started = Date.now()
+        for (let sent = 0; sent < kafkaCount; sent += options.batchSize) {
+          const records = Array.from({ length: Math.min(options.batchSize, kafkaCount - sent) }, (_, i) => toKafkaRecord(names, event(sent + i)))
+          // In requests under the broker's size limit, as the relay sends them.
+          for (const chunk of KafkaPublisher.chunksOf(records, 768 * 1024)) {
+            await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: kafkaMessages(chunk) }] })
+          }
+          progress.update(sent + records.length, { unit: "msgs", detail: "" })
+        }
+        return Date.now() - started
+      }))
+    const rabbitMillis = yield* withProgress("bare amqplib, confirmed batches", rabbitCount, options.quiet, (progress) =>
+      Effect.promise(async () => {
+        const started = Date.now()
+        for (let sent = 0; sent < rabbitCount; sent += options.batchSize) {
+          const size = Math.min(options.batchSize, rabbitCount - sent)
+          for (let i = 0; i < size; i++) {
+            const task = toAmqpRecord(names, event(sent + i), { name: "shipped", customerId: randomUUID(), details: { carrier: "DHL", trackingNumber: "JD014600003958" } })
+            if (!amqpPublish(channel, task)) await new Promise((resolve) => channel.once("drain", resolve))
+          }
+          await channel.waitForConfirms()
+          progress.update(sent + size, { unit: "msgs", detail: "" })
+        }
+        return Date.now() - started
+      }))
+    return { kafka: { messages: kafkaCount, millis: kafkaMillis }, rabbitmq: { messages: rabbitCount, millis: rabbitMillis } }
+  }).pipe(Effect.scoped)
+
+const drainRow = (destination: DrainRow["destination"], mode: DrainRow["mode"], run: { messages: number; millis: number }): DrainRow => ({
+  kind: "drain",
+  destination,
+  mode,
+  messages: run.messages,
+  seconds: Number((run.millis / 1000).toFixed(2)),
+  perSecond: perSecond(run.messages, run.millis)
+})
+
+export const runOutboxBench = (options: OutboxBenchSettings) =>
+  Effect.gen(function*() {
+    const drain = yield* drainPhase(options)
+    const drainBare = yield* drainFloor(options, drain.kafka.messages, drain.rabbitmq.messages, drain.sample)
+    const relay = yield* latencyPhase(options)
+    const floor = yield* latencyFloor(options, drain.sample)
+
+    const latencyRows: Array<LatencyRow> = [
+      { kind: "latency", destination: "kafka", mode: "relay", ...percentiles(relay.kafka) },
+      { kind: "latency", destination: "kafka", mode: "floor", ...percentiles(floor.kafka) },
+      { kind: "latency", destination: "rabbitmq", mode: "relay", ...percentiles(relay.rabbitmq) },
+      { kind: "latency", destination: "rabbitmq", mode: "floor", ...percentiles(floor.rabbitmq) }
+    ]
+    const drainRows: Array<DrainRow> = [
+      drainRow("kafka", "relay", drain.kafka),
+      drainRow("kafka", "floor", drainBare.kafka),
+      drainRow("rabbitmq", "relay", drain.rabbitmq),
+      drainRow("rabbitmq", "floor", drainBare.rabbitmq)
+    ]
+    return { latencyRows, drainRows, commands: percentiles(relay.commands) }
+  })
+
+export const outboxMarkdown = (options: OutboxBenchSettings, result: Effect.Effect.Success<ReturnType<typeof runOutboxBench>>) => {
+  const latency = (destination: string, mode: string) => result.latencyRows.find((row) => row.destination === destination && row.mode === mode)!
+  const drain = (destination: string, mode: string) => result.drainRows.find((row) => row.destination === destination && row.mode === mode)!
+  const latencyTable = markdownTable(
+    ["commit → confirm", "p50 ms", "p95 ms", "p99 ms", "samples", "floor p50 / p99 ms", "p99 ÷ floor p99"],
+    (["kafka", "rabbitmq"] as const).map((destination) => {
+      const relay = latency(destination, "relay")
+      const floor = latency(destination, "floor")
+      return [
+        destination === "kafka" ? "Kafka ack (acks=all)" : "RabbitMQ publisher confirm",
+        relay.p50Ms,
+        relay.p95Ms,
+        relay.p99Ms,
+        relay.samples,
+        `${floor.p50Ms} / ${floor.p99Ms}`,
+        ratio(relay.p99Ms, floor.p99Ms)
+      ]
+    })
+  )
+  const drainTable = markdownTable(
+    ["drain", "messages", "relay s", "relay msgs/s", "bare client msgs/s", "relay ÷ bare"],
+    (["kafka", "rabbitmq"] as const).map((destination) => {
+      const relay = drain(destination, "relay")
+      const floor = drain(destination, "floor")
+      return [
+        destination === "kafka" ? "every event → Kafka" : "notifications → RabbitMQ",
+        relay.messages,
+        relay.seconds,
+        relay.perSecond,
+        floor.perSecond,
+        ratio(relay.perSecond, floor.perSecond)
+      ]
+    })
+  )
+  return [
+    `### Outbox: commit → broker confirm at a steady ${options.rate} events/s (${options.seconds} s after ${options.warmupSeconds} s warm-up)`,
+    "",
+    latencyTable,
+    "",
+    `Commands answered during the run (the append's commit included): p50 ${result.commands.p50Ms} ms, ` +
+    `p95 ${result.commands.p95Ms} ms, p99 ${result.commands.p99Ms} ms.`,
+    "",
+    `### Outbox: draining a backlog of ${result.drainRows[0]!.messages} events (batches of ${options.batchSize})`,
+    "",
+    drainTable
+  ].join("\n")
+}
+
+const main = Effect.gen(function*() {
+  const { values } = parseArgs({
+    options: {
+      rate: { type: "string", default: "1000" },
+      seconds: { type: "string", default: "30" },
+      warmup: { type: "string", default: "3" },
+      backlog: { type: "string", default: "100000" },
+      "batch-size": { type: "string", default: String(settings.outbox.batchSize) }
+    }
+  })
+  const options: OutboxBenchSettings = {
+    rate: Number(values.rate),
+    seconds: Number(values.seconds),
+    warmupSeconds: Number(values.warmup),
+    backlog: Number(values.backlog),
+    batchSize: Number(values["batch-size"]),
+    quiet: false
+  }
+  const result = yield* runOutboxBench(options)
+  const markdown = outboxMarkdown(options, result)
+  const files = writeResults("outbox", { settings: { ...options }, rows: [...result.latencyRows, ...result.drainRows], markdown })
+  console.log(`\n${markdown}\n\nwritten: ${files.json}, ${files.md}`)
+})
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  Effect.runPromise(main.pipe(Logger.withMinimumLogLevel(LogLevel.Warning))).catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+}
