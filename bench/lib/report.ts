@@ -1,6 +1,7 @@
 /** Writes a benchmark's results: rows of plain numbers as JSON, and the same as a Markdown table. */
 import { mkdirSync, writeFileSync } from "node:fs"
 import os from "node:os"
+import path from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const resultsDirectory = fileURLToPath(new URL("../results/", import.meta.url))
@@ -28,8 +29,8 @@ export const writeResults = (
   directory = resultsDirectory
 ) => {
   mkdirSync(directory, { recursive: true })
-  const json = `${directory}/${name}.json`
-  const md = `${directory}/${name}.md`
+  const json = path.join(directory, `${name}.json`)
+  const md = path.join(directory, `${name}.md`)
   writeFileSync(json, JSON.stringify({ machine: machine(), settings: content.settings, rows: content.rows }, null, 2) + "\n")
   writeFileSync(md, content.markdown + "\n")
   return { json, md }
