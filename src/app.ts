@@ -2,14 +2,20 @@
  * How the pieces are wired: settings → database pool → migrations → event store → actor systems.
  * Each layer constant is built once; the CLI picks the ones a command needs.
  */
-import { NodeContext } from "@effect/platform-node"
+import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { createServer } from "node:http"
 import { Duration, Effect, Layer, Option } from "effect"
 import { AggregatesLive, streamTypes } from "./aggregates.js"
 import { AppConfig, type AppConfigShape } from "./config.js"
 import * as PgDatabase from "./database/PgDatabase.js"
 import { runMigrations } from "./database/migrations.js"
 import * as PgEventStore from "./eventstore/PgEventStore.js"
-import * as HttpServer from "./http/server.js"
+import * as ApiServer from "./http/server.js"
+import * as DeliveryStore from "./notifications/DeliveryStore.js"
+import * as NotificationWorker from "./notifications/NotificationWorker.js"
+import * as PushGateway from "./notifications/PushGateway.js"
+import { contentType, metricsText } from "./observability/prometheus.js"
 import * as KafkaPublisher from "./outbox/KafkaPublisher.js"
 import { topology } from "./outbox/messages.js"
 import * as OutboxRelay from "./outbox/OutboxRelay.js"
@@ -71,8 +77,57 @@ export const RelayLive = Layer.scopedDiscard(
 ).pipe(Layer.provide([OutboxStore.layer, PublishersLive]), Layer.provide(StoreLive))
 
 export const HttpLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) => HttpServer.layer({ port: config.http.port, maxBodyBytes: config.http.maxBodyBytes }))
+  Effect.map(AppConfig, (config) => ApiServer.layer({ port: config.http.port, maxBodyBytes: config.http.maxBodyBytes }))
 ).pipe(Layer.provide(RuntimeLive), Layer.provide(NodeContext.layer))
+
+/** The push gateway named by PUSH_GATEWAY_URL; without it the worker does not start, and says why. */
+const PushGatewayLive = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    if (Option.isNone(config.pushGatewayUrl)) {
+      return yield* Effect.dieMessage(
+        "PUSH_GATEWAY_URL is not set: the worker POSTs notifications there. For a local stand-in, run " +
+          "`npx tsx src/cli/main.ts push-sink --port 4000` and set PUSH_GATEWAY_URL=http://127.0.0.1:4000/push"
+      )
+    }
+    return PushGateway.layerHttp({ url: config.pushGatewayUrl.value, timeout: config.worker.pushTimeout })
+  })
+).pipe(Layer.provide(NodeHttpClient.layer))
+
+/** The notification worker as a background fiber (`worker`); any number of processes may run it. */
+export const WorkerLive = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const worker = config.worker
+    yield* Effect.forkScoped(NotificationWorker.run({
+      url: config.amqp.url,
+      names: topology(config.messagingPrefix),
+      streamTypes,
+      prefetch: worker.prefetch,
+      concurrency: worker.concurrency,
+      maxAttempts: worker.maxAttempts,
+      retryBaseDelay: worker.retryBaseDelay,
+      claimLease: Duration.sum(Duration.times(worker.pushTimeout, 2), Duration.seconds(5)),
+      crashBeforeAck: worker.crashBeforeAck
+    }))
+  })
+).pipe(
+  Layer.provide([DeliveryStore.layer, PushGatewayLive]),
+  Layer.provide(MigrationsLive),
+  Layer.provideMerge(DatabaseLive)
+)
+
+/** `/health` and `/metrics` of a worker process, on WORKER_PORT. */
+export const WorkerHttpLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) =>
+    HttpRouter.empty.pipe(
+      HttpRouter.get("/health", HttpServerResponse.json({ status: "ok" })),
+      HttpRouter.get("/metrics", Effect.map(metricsText, (text) => HttpServerResponse.text(text, { contentType }))),
+      HttpServer.serve(),
+      HttpServer.withLogAddress,
+      Layer.provide(NodeHttpServer.layer(createServer, { port: config.worker.port, host: "0.0.0.0" }))
+    ))
+)
 
 /** `serve`: the HTTP API with its actors, and the outbox relay unless OUTBOX_RELAY=false. */
 export const ServeLive = Layer.unwrapEffect(

@@ -70,7 +70,26 @@ export const appConfig = Config.all({
   amqp: Config.all({
     url: url("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
   }),
-  pushGatewayUrl: Config.option(Config.string("PUSH_GATEWAY_URL")),
+  /** Where workers POST notifications; `worker` refuses to start without it. */
+  pushGatewayUrl: Config.option(
+    Config.string("PUSH_GATEWAY_URL").pipe(Config.validate({ message: "must be a URL", validation: (value) => URL.canParse(value) }))
+  ),
+  worker: Config.all({
+    /** Tasks RabbitMQ hands one worker process before it has acked them. */
+    prefetch: positiveInt("WORKER_PREFETCH", 64),
+    /** Tasks one worker process handles at the same time. */
+    concurrency: positiveInt("WORKER_CONCURRENCY", 16),
+    /** A push not answered within this time failed (and may be retried). */
+    pushTimeout: withDefault(Config.duration("PUSH_TIMEOUT"), Duration.seconds(5)),
+    /** Attempts per task, the first included; then it goes to the dead-letter queue. */
+    maxAttempts: positiveInt("WORKER_MAX_ATTEMPTS", 5),
+    /** The wait before the first retry; each next one waits twice as long. */
+    retryBaseDelay: withDefault(Config.duration("WORKER_RETRY_BASE_DELAY"), Duration.seconds(1)),
+    /** Port of the worker's /health and /metrics. */
+    port: withDefault(Config.port("WORKER_PORT"), 3001),
+    /** Fault injection for the test suite: the worker kills itself after recording a push, before the ack. */
+    crashBeforeAck: withDefault(Config.boolean("WORKER_CRASH_BEFORE_ACK"), false)
+  }),
   snapshotEvery: positiveInt("SNAPSHOT_EVERY", 50),
   logLevel: withDefault(Config.logLevel("LOG_LEVEL"), LogLevel.Info),
   runtime: Config.all({

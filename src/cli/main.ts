@@ -5,7 +5,11 @@
 import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Option } from "effect"
-import { DatabaseLive, RelayLive, ServeLive, StoreLive } from "../app.js"
+import { DatabaseLive, RelayLive, ServeLive, StoreLive, WorkerHttpLive, WorkerLive } from "../app.js"
+import * as DeliveryStore from "../notifications/DeliveryStore.js"
+import { listDeadLetters, requeueDeadLetters } from "../notifications/deadLetters.js"
+import { startDevPushGateway } from "../notifications/DevPushGateway.js"
+import { topology } from "../outbox/messages.js"
 import { AppConfig } from "../config.js"
 import { runMigrations } from "../database/migrations.js"
 import { EventStore } from "../eventstore/EventStore.js"
@@ -18,6 +22,60 @@ const serve = Command.make("serve", {}, () =>
 const relay = Command.make("relay", {}, () =>
   Layer.launch(RelayLive).pipe(Effect.tapErrorCause((cause) => Effect.logError("the relay stopped", cause)))
 ).pipe(Command.withDescription("Run the outbox relay alone (one process at a time is active; others stand by)"))
+
+const worker = Command.make("worker", {}, () =>
+  Layer.launch(Layer.merge(WorkerLive, WorkerHttpLive)).pipe(
+    Effect.tapErrorCause((cause) => Effect.logError("the worker stopped", cause))
+  )).pipe(Command.withDescription("Deliver push notifications from RabbitMQ (run as many as you like)"))
+
+const pushSink = Command.make("push-sink", {
+  port: Options.integer("port").pipe(Options.withDefault(4000), Options.withDescription("Port to listen on"))
+}, ({ port }) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      startDevPushGateway({
+        port,
+        onDelivered: (push) => console.log(`push ${push.idempotencyKey} to ${push.body.to}: ${push.body.title} — ${push.body.body}`)
+      })
+    ),
+    (gateway) => Effect.promise(() => gateway.close())
+  ).pipe(
+    Effect.tap((gateway) => Console.log(`push sink listening: PUSH_GATEWAY_URL=${gateway.url}`)),
+    Effect.zipRight(Effect.never),
+    Effect.scoped
+  )).pipe(Command.withDescription("A local stand-in for a push provider that prints what it receives"))
+
+const names = Effect.map(AppConfig, (config) => ({ url: config.amqp.url, names: topology(config.messagingPrefix) }))
+
+const dlqList = Command.make("list", {
+  limit: Options.integer("limit").pipe(Options.withDefault(50), Options.withDescription("List at most this many"))
+}, ({ limit }) =>
+  Effect.gen(function*() {
+    const { url, names: topology_ } = yield* names
+    const letters = yield* listDeadLetters(url, topology_, limit)
+    if (letters.length === 0) return yield* Console.log(`${topology_.deadLetterQueue} is empty`)
+    for (const letter of letters) {
+      yield* Console.log(`${letter.eventId}\t${letter.routingKey}\tattempts=${letter.attempts}\t${letter.deadLetteredAt}\t${letter.reason}`)
+    }
+  })).pipe(Command.withDescription("List dead-lettered tasks: event id, routing key, attempts, when, why"))
+
+const dlqRequeue = Command.make("requeue", {
+  all: Options.boolean("all").pipe(Options.withDescription("Re-queue every dead-lettered task")),
+  eventIds: Args.text({ name: "event-id" }).pipe(Args.repeated)
+}, ({ all, eventIds }) =>
+  Effect.gen(function*() {
+    if (!all && eventIds.length === 0) return yield* Console.error("name the event ids to re-queue, or pass --all")
+    const { url, names: topology_ } = yield* names
+    const requeued = yield* requeueDeadLetters(url, topology_, all ? undefined : eventIds)
+    yield* Console.log(`re-queued ${requeued.length} task(s)${requeued.length > 0 ? `: ${requeued.join(", ")}` : ""}`)
+  }).pipe(Effect.provide(DeliveryStore.layer), Effect.provide(DatabaseLive))).pipe(
+  Command.withDescription("Send dead-lettered tasks back to the push queue with fresh attempts")
+)
+
+const dlq = Command.make("dlq").pipe(
+  Command.withSubcommands([dlqList, dlqRequeue]),
+  Command.withDescription("The push-notification dead-letter queue")
+)
 
 const migrate = Command.make("migrate", {}, () =>
   runMigrations().pipe(
@@ -55,7 +113,7 @@ const events = Command.make("events").pipe(
 )
 
 const cli = Command.make("actors").pipe(
-  Command.withSubcommands([serve, relay, migrate, events]),
+  Command.withSubcommands([serve, relay, worker, pushSink, dlq, migrate, events]),
   Command.run({ name: "event-sourced-actors", version: "0.1.0" })
 )
 

@@ -20,6 +20,10 @@ export const topology = (prefix: string) => ({
   eventsTopic: (streamType: string) => `${prefix}${streamType}.events`,
   notificationsExchange: `${prefix}notifications`,
   pushQueue: `${prefix}push-notifications`,
+  /** Tasks given up: the reason and the attempt count are in their headers. */
+  deadLetterQueue: `${prefix}push-notifications.dlq`,
+  /** Where a task waits `delayMs` before it goes back to the push queue. */
+  retryQueue: (delayMs: number) => `${prefix}push-notifications.retry.${delayMs}ms`,
   /** Binding of a stream type's notifications to the push queue. */
   notificationPattern: (streamType: string) => `${streamType}.*`
 })

@@ -1,0 +1,87 @@
+/**
+ * A stand-in for a push provider, for development, tests and benchmarks: it takes the worker's POSTs,
+ * remembers them, and answers as told (200 by default). Like real providers it honours
+ * `Idempotency-Key`: a repeated key is answered 200 and counted as a repeat, not as a new push.
+ * `npx tsx src/cli/main.ts push-sink --port 4000` runs one that logs each push.
+ */
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+
+export interface ReceivedPush {
+  readonly idempotencyKey: string
+  readonly body: any
+  readonly at: number
+}
+
+export interface Answer {
+  readonly status: number
+  readonly headers?: Readonly<Record<string, string>>
+  /** Answer after this many milliseconds. */
+  readonly delayMs?: number
+}
+
+export interface DevPushGateway {
+  readonly url: string
+  /** Every POST, in arrival order, repeats included. */
+  readonly requests: ReadonlyArray<ReceivedPush>
+  /** Pushes shown: the first successful POST of each key. */
+  readonly delivered: ReadonlyArray<ReceivedPush>
+  readonly close: () => Promise<void>
+}
+
+export const startDevPushGateway = (options: {
+  readonly port?: number
+  /** How to answer a POST; `attempt` counts the POSTs of this key so far, this one included. */
+  readonly answer?: (push: ReceivedPush, attempt: number) => Answer
+  readonly onDelivered?: (push: ReceivedPush) => void
+} = {}): Promise<DevPushGateway> => {
+  const requests: Array<ReceivedPush> = []
+  const delivered: Array<ReceivedPush> = []
+  const shown = new Set<string>()
+  const attempts = new Map<string, number>()
+  const server: Server = createServer((request, response) => {
+    const chunks: Array<Buffer> = []
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.on("end", () => {
+      let body: unknown
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+      } catch {
+        response.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: "body is not JSON" }))
+        return
+      }
+      const idempotencyKey = String(request.headers["idempotency-key"] ?? "")
+      const push: ReceivedPush = { idempotencyKey, body, at: Date.now() }
+      requests.push(push)
+      const attempt = (attempts.get(idempotencyKey) ?? 0) + 1
+      attempts.set(idempotencyKey, attempt)
+      const answer = shown.has(idempotencyKey) ? { status: 200 } : options.answer?.(push, attempt) ?? { status: 200 }
+      const reply = () => {
+        if (answer.status >= 200 && answer.status < 300 && !shown.has(idempotencyKey)) {
+          shown.add(idempotencyKey)
+          delivered.push(push)
+          options.onDelivered?.(push)
+        }
+        response.writeHead(answer.status, { "content-type": "application/json", ...answer.headers })
+        response.end(JSON.stringify({ status: answer.status }))
+      }
+      if (answer.delayMs !== undefined) setTimeout(reply, answer.delayMs)
+      else reply()
+    })
+  })
+  return new Promise((resolve) =>
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      resolve({
+        url: `http://127.0.0.1:${port}/push`,
+        requests,
+        delivered,
+        close: () =>
+          new Promise((done) => {
+            server.close(() => done())
+            server.closeAllConnections()
+          })
+      })
+    })
+  )
+}

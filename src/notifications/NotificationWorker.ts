@@ -1,0 +1,262 @@
+/**
+ * The notification worker: consumes push-notification tasks and delivers each exactly once in effect.
+ *
+ * Per task: decode it (a task that cannot be decoded goes to the dead-letter queue at once), claim
+ * it in the delivery records (a task already sent is acked and dropped; one another worker is
+ * sending waits its turn in a delay queue), render it, send it to the push gateway with the event id
+ * as idempotency key, record the outcome, and only then ack. A failure that may pass is retried
+ * through delay queues — one per wait, each dead-lettering back to the push queue when its TTL runs
+ * out — waiting base × 2^(attempt − 1), or longer when the gateway asked (429 Retry-After); after the
+ * last attempt, or at once when the gateway refuses the request, the task goes to the dead-letter
+ * queue with the reason and the attempt count in its headers.
+ *
+ * Any number of workers may consume the queue side by side. A lost connection is reconnected with
+ * backoff; unacked tasks go back to the queue. On shutdown the consumer is cancelled first, the tasks
+ * in hand are finished, and then the channels close.
+ */
+import amqp from "amqplib"
+import {
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  FiberSet,
+  Metric,
+  MetricBoundaries,
+  ParseResult,
+  Queue,
+  Redacted,
+  Schedule,
+  Schema
+} from "effect"
+import { NotificationTask, type Topology } from "../outbox/messages.js"
+import { declareTopology } from "../outbox/RabbitPublisher.js"
+import { DeliveryStore } from "./DeliveryStore.js"
+import { PushGateway } from "./PushGateway.js"
+import { renderNotification } from "./render.js"
+
+export interface NotificationWorkerOptions {
+  readonly url: Redacted.Redacted
+  readonly names: Topology
+  readonly streamTypes: ReadonlyArray<string>
+  readonly prefetch: number
+  readonly concurrency: number
+  readonly maxAttempts: number
+  readonly retryBaseDelay: Duration.Duration
+  /** How long a claim keeps other workers off a task while it is being sent. */
+  readonly claimLease: Duration.Duration
+  /** Fault injection for tests: the process kills itself after recording a push, before the ack. */
+  readonly crashBeforeAck?: boolean
+}
+
+const sent = Metric.counter("notifications_sent_total", { description: "Push notifications sent", incremental: true })
+const retried = Metric.counter("notifications_retried_total", {
+  description: "Failed push attempts scheduled for a retry",
+  incremental: true
+})
+const deadLettered = Metric.counter("notifications_dead_lettered_total", {
+  description: "Tasks moved to the dead-letter queue",
+  incremental: true
+})
+const duplicates = Metric.counter("notifications_duplicates_total", {
+  description: "Deliveries of tasks already sent or given up (acked, nothing sent)",
+  incremental: true
+})
+const endToEnd = Metric.histogram(
+  "notification_end_to_end_ms",
+  MetricBoundaries.exponential({ start: 5, factor: 2, count: 14 }),
+  "Time from the event's commit to the push gateway's answer"
+)
+
+/** The waits before retry 1, 2, …: base × 2^(n − 1), one per attempt after the first. */
+export const retryDelays = (options: Pick<NotificationWorkerOptions, "maxAttempts" | "retryBaseDelay">) =>
+  Array.from({ length: Math.max(0, options.maxAttempts - 1) }, (_, i) => Duration.toMillis(options.retryBaseDelay) * 2 ** i)
+
+/** The smallest delay queue that waits at least `millis` (the longest one when none does). */
+export const delayAtLeast = (delays: ReadonlyArray<number>, millis: number) =>
+  delays.find((delay) => delay >= millis) ?? delays[delays.length - 1] ?? 1000
+
+/** Declares the push queue and its bindings, the dead-letter queue and the delay queues. */
+export const declareWorkerTopology = async (
+  channel: amqp.Channel,
+  names: Topology,
+  streamTypes: ReadonlyArray<string>,
+  delays: ReadonlyArray<number>
+) => {
+  await declareTopology(channel, names, streamTypes)
+  await channel.assertQueue(names.deadLetterQueue, { durable: true, arguments: { "x-queue-type": "quorum" } })
+  for (const delay of new Set([...delays, 1000])) {
+    await channel.assertQueue(names.retryQueue(delay), {
+      durable: true,
+      arguments: { "x-message-ttl": delay, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": names.pushQueue }
+    })
+  }
+}
+
+const decodeTask = Schema.decodeUnknownEither(Schema.parseJson(NotificationTask))
+
+const describeError = (error: unknown) => error instanceof Error ? error.message : String(error)
+
+interface Channels {
+  readonly consumer: amqp.Channel
+  readonly publisher: amqp.ConfirmChannel
+}
+
+export const run = (options: NotificationWorkerOptions) =>
+  Effect.gen(function*() {
+    const deliveries = yield* DeliveryStore
+    const gateway = yield* PushGateway
+    const delays = retryDelays(options)
+    const { names } = options
+
+    /** Publishes a copy of the task to `queue` with extra headers, and waits for the broker's confirm. */
+    const forward = (channels: Channels, message: amqp.ConsumeMessage, queue: string, headers: Record<string, unknown>) =>
+      Effect.tryPromise(async () => {
+        channels.publisher.sendToQueue(queue, message.content, {
+          ...message.properties,
+          persistent: true,
+          headers: { ...message.properties.headers, ...headers }
+        })
+        await channels.publisher.waitForConfirms()
+      })
+
+    const deadLetter = (channels: Channels, message: amqp.ConsumeMessage, reason: string, attempts: number) =>
+      forward(channels, message, names.deadLetterQueue, {
+        "x-dead-letter-reason": reason,
+        "x-attempts": attempts,
+        "x-dead-lettered-at": new Date().toISOString(),
+        "x-original-routing-key": message.fields.routingKey
+      }).pipe(
+        Effect.zipRight(Metric.increment(deadLettered)),
+        Effect.zipRight(Effect.logWarning("task dead-lettered").pipe(
+          Effect.annotateLogs({ messageId: String(message.properties.messageId ?? ""), reason, attempts })
+        ))
+      )
+
+    /** Decides what becomes of one delivery; the caller acks when this succeeds. */
+    const handle = (channels: Channels, message: amqp.ConsumeMessage): Effect.Effect<void, unknown> =>
+      Effect.gen(function*() {
+        const decoded = decodeTask(message.content.toString("utf8"))
+        if (Either.isLeft(decoded)) {
+          return yield* deadLetter(channels, message, `cannot decode the task: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`, 0)
+        }
+        const task = decoded.right
+        const claim = yield* deliveries.claim(task, options.claimLease)
+        if (claim._tag === "Settled") return yield* Metric.increment(duplicates)
+        if (claim._tag === "Busy") {
+          // Another worker holds it: look again once its claim has run out.
+          return yield* forward(channels, message, names.retryQueue(delayAtLeast(delays, Duration.toMillis(claim.retryIn))), {})
+        }
+        const push = renderNotification(task)
+        if (Either.isLeft(push)) {
+          yield* deadLetter(channels, message, push.left, claim.attempt)
+          return yield* deliveries.markDead(task.eventId, push.left)
+        }
+        const outcome = yield* Effect.either(gateway.send(push.right, task.eventId))
+        if (Either.isRight(outcome)) {
+          yield* deliveries.markSent(task.eventId)
+          yield* Metric.increment(sent)
+          yield* Metric.update(endToEnd, Date.now() - Date.parse(task.recordedAt))
+          if (options.crashBeforeAck === true) process.kill(process.pid, "SIGKILL")
+          return
+        }
+        const failure = outcome.left
+        if (failure.retryable && claim.attempt < options.maxAttempts) {
+          const backoff = delays[claim.attempt - 1] ?? delays[delays.length - 1]!
+          const wait = failure.retryAfter === undefined ? backoff : delayAtLeast(delays, Math.max(backoff, Duration.toMillis(failure.retryAfter)))
+          yield* deliveries.markRetrying(task.eventId, failure.reason)
+          yield* forward(channels, message, names.retryQueue(wait), { "x-attempts": claim.attempt, "x-last-error": failure.reason })
+          yield* Metric.increment(retried)
+          return yield* Effect.logInfo("push failed; retrying").pipe(
+            Effect.annotateLogs({ eventId: task.eventId, attempt: claim.attempt, retryInMs: wait, reason: failure.reason })
+          )
+        }
+        const reason = failure.retryable ? `${failure.reason} (gave up after ${claim.attempt} attempts)` : failure.reason
+        yield* deadLetter(channels, message, reason, claim.attempt)
+        yield* deliveries.markDead(task.eventId, reason)
+      })
+
+    let down = false
+
+    /** One connection's life: consume until it breaks (then it fails) or the worker stops. */
+    const session = Effect.gen(function*() {
+      const connection = yield* Effect.acquireRelease(
+        Effect.tryPromise(() => amqp.connect(Redacted.value(options.url), { timeout: 5_000 })),
+        (connection) => Effect.promise(() => connection.close().catch(() => undefined))
+      )
+      const broken = yield* Deferred.make<never, Error>()
+      const breakWith = (what: string) => (error?: unknown) =>
+        Deferred.unsafeDone(broken, Effect.fail(new Error(`${what}${error === undefined ? "" : `: ${describeError(error)}`}`)))
+      connection.on("error", breakWith("connection error"))
+      connection.on("close", breakWith("connection closed"))
+      const channels: Channels = {
+        consumer: yield* Effect.tryPromise(() => connection.createChannel()),
+        publisher: yield* Effect.tryPromise(() => connection.createConfirmChannel())
+      }
+      channels.consumer.on("error", breakWith("channel error"))
+      channels.publisher.on("error", breakWith("channel error"))
+      yield* Effect.tryPromise(() => declareWorkerTopology(channels.publisher, names, options.streamTypes, delays))
+      yield* Effect.tryPromise(() => channels.consumer.prefetch(options.prefetch))
+
+      const inbox = yield* Queue.unbounded<amqp.ConsumeMessage>()
+      let inHand = 0
+      const work = Queue.take(inbox).pipe(
+        Effect.tap(() => Effect.sync(() => inHand++)),
+        Effect.flatMap((message) =>
+          handle(channels, message).pipe(
+            Effect.matchCauseEffect({
+              onSuccess: () => Effect.sync(() => channels.consumer.ack(message)),
+              onFailure: (cause) =>
+                // Not decided (the database or the broker failed): back to the queue, after a pause.
+                Effect.logError("task not handled; it goes back to the queue", cause).pipe(
+                  Effect.zipRight(Effect.sleep("1 second")),
+                  Effect.zipRight(Effect.sync(() => channels.consumer.nack(message, false, true)))
+                )
+            }),
+            Effect.ensuring(Effect.sync(() => inHand--)),
+            Effect.uninterruptible
+          )
+        ),
+        Effect.forever
+      )
+      const handlers = yield* FiberSet.make()
+      for (let i = 0; i < options.concurrency; i++) yield* FiberSet.run(handlers, work)
+
+      const { consumerTag } = yield* Effect.tryPromise(() =>
+        channels.consumer.consume(names.pushQueue, (message) => {
+          if (message === null) breakWith("the broker cancelled the consumer")()
+          else Queue.unsafeOffer(inbox, message)
+        })
+      )
+      // Runs first when the session ends: no new tasks, the ones in hand finished.
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          yield* Effect.promise(() => channels.consumer.cancel(consumerTag).catch(() => undefined))
+          const pending = (yield* Queue.size(inbox)) + inHand
+          if (pending > 0) yield* Effect.logInfo("worker finishing the tasks in hand").pipe(Effect.annotateLogs({ pending }))
+          yield* Effect.suspend(() => Effect.succeed(inHand === 0)).pipe(
+            Effect.zip(Queue.isEmpty(inbox)),
+            Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: ([idle, empty]) => idle && empty }),
+            Effect.timeout("30 seconds"),
+            Effect.ignore
+          )
+        })
+      )
+      yield* Effect.logInfo(down ? "worker reconnected to RabbitMQ; consuming again" : "worker consuming").pipe(
+        Effect.annotateLogs({ queue: names.pushQueue, prefetch: options.prefetch, concurrency: options.concurrency })
+      )
+      down = false
+      return yield* Deferred.await(broken)
+    }).pipe(Effect.scoped)
+
+    return yield* session.pipe(
+      Effect.tapError((error) =>
+        down ? Effect.void : Effect.sync(() => (down = true)).pipe(
+          Effect.zipRight(Effect.logWarning("worker lost RabbitMQ; reconnecting with backoff").pipe(
+            Effect.annotateLogs({ error: describeError(error) })
+          ))
+        )
+      ),
+      Effect.retry(Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")), Schedule.jittered))
+    )
+  }).pipe(Effect.annotateLogs({ component: "notification-worker" }))
