@@ -49,7 +49,7 @@ export interface NotificationWorkerOptions {
   readonly crashBeforeAck?: boolean
 }
 
-const sent = Metric.counter("notifications_sent_total", { description: "Push notifications sent", incremental: true })
+export const sent = Metric.counter("notifications_sent_total", { description: "Push notifications sent", incremental: true })
 const retried = Metric.counter("notifications_retried_total", {
   description: "Failed push attempts scheduled for a retry",
   incremental: true
@@ -58,7 +58,7 @@ const deadLettered = Metric.counter("notifications_dead_lettered_total", {
   description: "Tasks moved to the dead-letter queue",
   incremental: true
 })
-const duplicates = Metric.counter("notifications_duplicates_total", {
+export const duplicates = Metric.counter("notifications_duplicates_total", {
   description: "Deliveries of tasks already sent or given up (acked, nothing sent)",
   incremental: true
 })
@@ -72,9 +72,18 @@ const endToEnd = Metric.histogram(
 export const retryDelays = (options: Pick<NotificationWorkerOptions, "maxAttempts" | "retryBaseDelay">) =>
   Array.from({ length: Math.max(0, options.maxAttempts - 1) }, (_, i) => Duration.toMillis(options.retryBaseDelay) * 2 ** i)
 
-/** The smallest delay queue that waits at least `millis` (the longest one when none does). */
-export const delayAtLeast = (delays: ReadonlyArray<number>, millis: number) =>
-  delays.find((delay) => delay >= millis) ?? delays[delays.length - 1] ?? 1000
+/**
+ * The wait, in milliseconds, of the delay queue for a wait of at least `millis`: a backoff step when
+ * one fits exactly, otherwise `millis` rounded up to a whole second (such queues are declared when
+ * first needed, so a Retry-After is honoured without one queue per millisecond).
+ */
+export const delayFor = (delays: ReadonlyArray<number>, millis: number) =>
+  delays.includes(millis) ? millis : Math.max(1000, Math.ceil(millis / 1000) * 1000)
+
+const delayQueueArguments = (names: Topology, delay: number) => ({
+  durable: true,
+  arguments: { "x-message-ttl": delay, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": names.pushQueue }
+})
 
 /** Declares the push queue and its bindings, the dead-letter queue and the delay queues. */
 export const declareWorkerTopology = async (
@@ -85,12 +94,7 @@ export const declareWorkerTopology = async (
 ) => {
   await declareTopology(channel, names, streamTypes)
   await channel.assertQueue(names.deadLetterQueue, { durable: true, arguments: { "x-queue-type": "quorum" } })
-  for (const delay of new Set([...delays, 1000])) {
-    await channel.assertQueue(names.retryQueue(delay), {
-      durable: true,
-      arguments: { "x-message-ttl": delay, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": names.pushQueue }
-    })
-  }
+  for (const delay of delays) await channel.assertQueue(names.retryQueue(delay), delayQueueArguments(names, delay))
 }
 
 const decodeTask = Schema.decodeUnknownEither(Schema.parseJson(NotificationTask))
@@ -100,6 +104,8 @@ const describeError = (error: unknown) => error instanceof Error ? error.message
 interface Channels {
   readonly consumer: amqp.Channel
   readonly publisher: amqp.ConfirmChannel
+  /** Delay queues declared on this connection. */
+  readonly declaredDelays: Set<number>
 }
 
 export const run = (options: NotificationWorkerOptions) =>
@@ -109,23 +115,38 @@ export const run = (options: NotificationWorkerOptions) =>
     const delays = retryDelays(options)
     const { names } = options
 
+    /** The routing key the task was first published with (retries arrive through the delay queues). */
+    const originalRoutingKey = (message: amqp.ConsumeMessage) =>
+      String(message.properties.headers?.["x-original-routing-key"] ?? message.fields.routingKey)
+
     /** Publishes a copy of the task to `queue` with extra headers, and waits for the broker's confirm. */
     const forward = (channels: Channels, message: amqp.ConsumeMessage, queue: string, headers: Record<string, unknown>) =>
       Effect.tryPromise(async () => {
         channels.publisher.sendToQueue(queue, message.content, {
           ...message.properties,
           persistent: true,
-          headers: { ...message.properties.headers, ...headers }
+          headers: { ...message.properties.headers, "x-original-routing-key": originalRoutingKey(message), ...headers }
         })
         await channels.publisher.waitForConfirms()
+      })
+
+    /** Puts the task in the delay queue that waits `millis` (declared on first use). */
+    const delay = (channels: Channels, message: amqp.ConsumeMessage, millis: number, headers: Record<string, unknown>) =>
+      Effect.gen(function*() {
+        const wait = delayFor(delays, millis)
+        if (!channels.declaredDelays.has(wait)) {
+          yield* Effect.tryPromise(() => channels.publisher.assertQueue(names.retryQueue(wait), delayQueueArguments(names, wait)))
+          channels.declaredDelays.add(wait)
+        }
+        yield* forward(channels, message, names.retryQueue(wait), headers)
+        return wait
       })
 
     const deadLetter = (channels: Channels, message: amqp.ConsumeMessage, reason: string, attempts: number) =>
       forward(channels, message, names.deadLetterQueue, {
         "x-dead-letter-reason": reason,
         "x-attempts": attempts,
-        "x-dead-lettered-at": new Date().toISOString(),
-        "x-original-routing-key": message.fields.routingKey
+        "x-dead-lettered-at": new Date().toISOString()
       }).pipe(
         Effect.zipRight(Metric.increment(deadLettered)),
         Effect.zipRight(Effect.logWarning("task dead-lettered").pipe(
@@ -144,8 +165,8 @@ export const run = (options: NotificationWorkerOptions) =>
         const claim = yield* deliveries.claim(task, options.claimLease)
         if (claim._tag === "Settled") return yield* Metric.increment(duplicates)
         if (claim._tag === "Busy") {
-          // Another worker holds it: look again once its claim has run out.
-          return yield* forward(channels, message, names.retryQueue(delayAtLeast(delays, Duration.toMillis(claim.retryIn))), {})
+          // Another worker holds it: look again in a second (it is sent by then, or its claim runs out).
+          return yield* delay(channels, message, Math.min(1000, Duration.toMillis(claim.retryIn)), {})
         }
         const push = renderNotification(task)
         if (Either.isLeft(push)) {
@@ -163,9 +184,12 @@ export const run = (options: NotificationWorkerOptions) =>
         const failure = outcome.left
         if (failure.retryable && claim.attempt < options.maxAttempts) {
           const backoff = delays[claim.attempt - 1] ?? delays[delays.length - 1]!
-          const wait = failure.retryAfter === undefined ? backoff : delayAtLeast(delays, Math.max(backoff, Duration.toMillis(failure.retryAfter)))
+          const asked = failure.retryAfter === undefined ? 0 : Duration.toMillis(failure.retryAfter)
           yield* deliveries.markRetrying(task.eventId, failure.reason)
-          yield* forward(channels, message, names.retryQueue(wait), { "x-attempts": claim.attempt, "x-last-error": failure.reason })
+          const wait = yield* delay(channels, message, Math.max(backoff, asked), {
+            "x-attempts": claim.attempt,
+            "x-last-error": failure.reason
+          })
           yield* Metric.increment(retried)
           return yield* Effect.logInfo("push failed; retrying").pipe(
             Effect.annotateLogs({ eventId: task.eventId, attempt: claim.attempt, retryInMs: wait, reason: failure.reason })
@@ -191,7 +215,8 @@ export const run = (options: NotificationWorkerOptions) =>
       connection.on("close", breakWith("connection closed"))
       const channels: Channels = {
         consumer: yield* Effect.tryPromise(() => connection.createChannel()),
-        publisher: yield* Effect.tryPromise(() => connection.createConfirmChannel())
+        publisher: yield* Effect.tryPromise(() => connection.createConfirmChannel()),
+        declaredDelays: new Set(delays)
       }
       channels.consumer.on("error", breakWith("channel error"))
       channels.publisher.on("error", breakWith("channel error"))

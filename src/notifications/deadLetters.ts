@@ -80,7 +80,7 @@ export const requeueDeadLetters = (url: Redacted.Redacted, names: Topology, even
       const requeued: Array<string> = []
       for (const message of messages.filter(chosen)) {
         const headers = { ...message.properties.headers }
-        for (const name of ["x-dead-letter-reason", "x-attempts", "x-dead-lettered-at", "x-last-error", "x-original-routing-key"]) {
+        for (const name of ["x-dead-letter-reason", "x-attempts", "x-dead-lettered-at", "x-last-error"]) {
           delete headers[name]
         }
         channel.sendToQueue(names.pushQueue, message.content, { ...message.properties, persistent: true, headers })

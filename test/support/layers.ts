@@ -1,5 +1,5 @@
 /** Layers for tests: the application's own layers, pointed at this run's database. */
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { inject } from "vitest"
 import { appConfig, AppConfig, type AppConfigShape } from "../../src/config.js"
 
@@ -7,6 +7,8 @@ export interface ConfigOverrides {
   readonly runtime?: Partial<AppConfigShape["runtime"]>
   readonly http?: Partial<AppConfigShape["http"]>
   readonly outbox?: Partial<AppConfigShape["outbox"]>
+  readonly worker?: Partial<AppConfigShape["worker"]>
+  readonly pushGatewayUrl?: string
   /** Another database than this run's shared one (a scratch database of a test's own). */
   readonly databaseUrl?: string
   readonly messagingPrefix?: string
@@ -22,6 +24,8 @@ export const testConfig = (overrides: ConfigOverrides = {}) =>
       http: { ...config.http, port: 0, ...overrides.http },
       runtime: { ...config.runtime, ...overrides.runtime },
       outbox: { ...config.outbox, ...overrides.outbox },
+      worker: { ...config.worker, ...overrides.worker },
+      pushGatewayUrl: overrides.pushGatewayUrl === undefined ? config.pushGatewayUrl : Option.some(overrides.pushGatewayUrl),
       messagingPrefix: overrides.messagingPrefix ?? config.messagingPrefix
     }))
   ).pipe(Layer.orDie)

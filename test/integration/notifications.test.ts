@@ -1,0 +1,174 @@
+import { HttpServer } from "@effect/platform"
+import { expect, layer } from "@effect/vitest"
+import { Effect, Layer, Metric } from "effect"
+import { randomUUID } from "node:crypto"
+import { HttpLive } from "../../src/app.js"
+import { listDeadLetters, requeueDeadLetters } from "../../src/notifications/deadLetters.js"
+import * as DeliveryStore from "../../src/notifications/DeliveryStore.js"
+import { duplicates } from "../../src/notifications/NotificationWorker.js"
+import { settings, TestMessaging } from "../support/messaging.js"
+import {
+  deliveredFor,
+  eventually,
+  newTask,
+  publishRaw,
+  publishTasks,
+  queueDepth,
+  RelayLive,
+  requestsFor,
+  TestPushGateway,
+  workerEnvironment
+} from "../support/notifications.js"
+
+const Environment = workerEnvironment(Layer.mergeAll(HttpLive, RelayLive, DeliveryStore.layer))
+
+
+const deadLettersNow = Effect.flatMap(TestMessaging, (env) => Effect.orDie(listDeadLetters(settings.amqp.url, env.names, 1000)))
+
+layer(Environment, { excludeTestServices: true })("notification worker", (it) => {
+  it.effect("the whole path: a command over HTTP reaches the customer as a push", () =>
+    Effect.gen(function*() {
+      const push = yield* TestPushGateway
+      const server = yield* HttpServer.HttpServer
+      const base = server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : ""
+      const post = (path: string, body?: unknown) =>
+        Effect.promise(() =>
+          fetch(`${base}${path}`, {
+            method: "POST",
+            headers: body === undefined ? {} : { "content-type": "application/json" },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) })
+          }).then(async (response) => ({ status: response.status, json: await response.json() as any })))
+      const customerId = randomUUID()
+      const placed = yield* post("/orders", { customerId, currency: "EUR", lines: [{ sku: "tea", quantity: 2, unitPriceCents: 450 }] })
+      expect(placed.status).toBe(201)
+      const orderId = placed.json.orderId
+      expect((yield* post(`/orders/${orderId}/confirm`)).status).toBe(200)
+      expect((yield* post(`/orders/${orderId}/pay`, { amountCents: 900, method: "card" })).status).toBe(200)
+      expect((yield* post(`/orders/${orderId}/ship`, { carrier: "DHL", trackingNumber: "JD0146" })).status).toBe(200)
+
+      const pushes = yield* eventually(
+        "three pushes reached the customer",
+        Effect.sync(() => push.gateway.delivered.filter((received) => received.body.to === customerId)),
+        (received) => received.length >= 3
+      )
+      expect(pushes.map((received) => [received.body.title, received.body.body])).toEqual([
+        ["Order confirmed", "Your order of €9.00 is confirmed. We will let you know when it ships."],
+        ["Payment received", "We received your payment of €9.00 by card."],
+        ["Your order is on its way", "Shipped with DHL. Tracking number: JD0146."]
+      ])
+      for (const received of pushes) expect(received.body.data).toMatchObject({ streamType: "order", streamId: orderId })
+    }))
+
+  it.effect("the same task published twice is pushed once", () =>
+    Effect.gen(function*() {
+      const { names } = yield* TestMessaging
+      const push = yield* TestPushGateway
+      const before = (yield* Metric.value(duplicates)).count
+      const task = newTask()
+      yield* publishTasks(names, [task, task])
+      yield* eventually("the repeat was recognised", Metric.value(duplicates), (state) => state.count >= before + 1)
+      expect(yield* deliveredFor(push, task.eventId)).toHaveLength(1)
+      expect(yield* requestsFor(push, task.eventId)).toHaveLength(1)
+    }))
+
+  it.effect("a provider failing three times, then succeeding: one push, after three retries with growing waits", () =>
+    Effect.gen(function*() {
+      const { names } = yield* TestMessaging
+      const push = yield* TestPushGateway
+      const task = newTask()
+      push.answerWith((received, attempt) =>
+        received.idempotencyKey === task.eventId && attempt <= 3 ? { status: 503 } : { status: 200 })
+      yield* publishTasks(names, [task])
+      yield* eventually("the push went through", deliveredFor(push, task.eventId), (received) => received.length === 1)
+      const attempts = yield* requestsFor(push, task.eventId)
+      expect(attempts).toHaveLength(4)
+      const waits = attempts.slice(1).map((received, i) => received.at - attempts[i]!.at)
+      // Waits of 100, 200 and 400 ms through the delay queues, each at least its TTL.
+      expect(waits[0]).toBeGreaterThanOrEqual(100)
+      expect(waits[1]).toBeGreaterThan(waits[0]!)
+      expect(waits[2]).toBeGreaterThan(waits[1]!)
+    }))
+
+  it.effect("a provider that always fails: the task is dead-lettered after the set attempts, with the reason", () =>
+    Effect.gen(function*() {
+      const { names } = yield* TestMessaging
+      const push = yield* TestPushGateway
+      const task = newTask()
+      push.answerWith((received) => received.idempotencyKey === task.eventId ? { status: 500 } : { status: 200 })
+      yield* publishTasks(names, [task])
+      const letter = yield* eventually(
+        "the task is in the dead-letter queue",
+        Effect.map(deadLettersNow, (letters) => letters.find((candidate) => candidate.eventId === task.eventId)),
+        (found) => found !== undefined
+      )
+      expect(letter).toMatchObject({ attempts: 4, routingKey: "order.shipped" })
+      expect(letter!.reason).toMatch(/gateway answered 500.*gave up after 4 attempts/)
+      expect(yield* requestsFor(push, task.eventId)).toHaveLength(4)
+      expect(yield* deliveredFor(push, task.eventId)).toHaveLength(0)
+
+      // The operator re-queues it once the provider is well again: it is pushed, once.
+      push.answerWith(() => ({ status: 200 }))
+      const requeued = yield* Effect.orDie(requeueDeadLetters(settings.amqp.url, names, [task.eventId]))
+      expect(requeued).toEqual([task.eventId])
+      yield* eventually("the re-queued task was pushed", deliveredFor(push, task.eventId), (received) => received.length === 1)
+      expect((yield* deadLettersNow).find((candidate) => candidate.eventId === task.eventId)).toBeUndefined()
+    }))
+
+  it.effect("a request the provider refuses (4xx) is dead-lettered at once", () =>
+    Effect.gen(function*() {
+      const { names } = yield* TestMessaging
+      const push = yield* TestPushGateway
+      const task = newTask()
+      push.answerWith((received) => received.idempotencyKey === task.eventId ? { status: 400 } : { status: 200 })
+      yield* publishTasks(names, [task])
+      const letter = yield* eventually(
+        "the task is in the dead-letter queue",
+        Effect.map(deadLettersNow, (letters) => letters.find((candidate) => candidate.eventId === task.eventId)),
+        (found) => found !== undefined
+      )
+      expect(letter).toMatchObject({ attempts: 1, reason: expect.stringMatching(/gateway answered 400/) })
+      expect(yield* requestsFor(push, task.eventId)).toHaveLength(1)
+    }))
+
+  it.effect("429 with Retry-After: the retry waits as long as the provider asked", () =>
+    Effect.gen(function*() {
+      const { names } = yield* TestMessaging
+      const push = yield* TestPushGateway
+      const task = newTask()
+      push.answerWith((received, attempt) =>
+        received.idempotencyKey === task.eventId && attempt === 1 ? { status: 429, headers: { "retry-after": "1" } } : { status: 200 })
+      yield* publishTasks(names, [task])
+      yield* eventually("the push went through", deliveredFor(push, task.eventId), (received) => received.length === 1)
+      const [first, second] = yield* requestsFor(push, task.eventId)
+      expect(second!.at - first!.at).toBeGreaterThanOrEqual(1000)
+    }))
+
+  it.effect("poison messages go to the dead-letter queue at once, and the next good task is still delivered", () =>
+    Effect.gen(function*() {
+      const { names } = yield* TestMessaging
+      const push = yield* TestPushGateway
+      push.answerWith(() => ({ status: 200 }))
+      const notJson = randomUUID()
+      const invalid = randomUUID()
+      const unknown = newTask({ notification: "refunded" })
+      const good = newTask()
+      yield* publishRaw(names, [
+        { routingKey: "order.shipped", messageId: notJson, content: "{not json" },
+        { routingKey: "order.shipped", messageId: invalid, content: JSON.stringify({ ...newTask(), customerId: 42 }) },
+        { routingKey: "order.refunded", messageId: unknown.eventId, content: JSON.stringify(unknown) }
+      ])
+      yield* publishTasks(names, [good])
+      yield* eventually("the good task was pushed", deliveredFor(push, good.eventId), (received) => received.length === 1)
+      const letters = yield* eventually(
+        "the three poison messages are dead-lettered",
+        deadLettersNow,
+        (found) => [notJson, invalid, unknown.eventId].every((id) => found.some((letter) => letter.eventId === id))
+      )
+      const reasonOf = (id: string) => letters.find((letter) => letter.eventId === id)!.reason
+      expect(reasonOf(notJson)).toMatch(/cannot decode the task/)
+      expect(reasonOf(invalid)).toMatch(/cannot decode the task[\s\S]*customerId/)
+      expect(reasonOf(unknown.eventId)).toBe('no template for notification "refunded"')
+      expect(yield* requestsFor(push, unknown.eventId)).toHaveLength(0)
+      expect(yield* queueDepth(names.pushQueue)).toBe(0)
+    }))
+})
