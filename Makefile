@@ -9,7 +9,11 @@ TSX := node_modules/.bin/tsx
 # Written after a complete install; a newer package.json or lock file triggers a new one.
 INSTALLED := node_modules/.installed
 
-.PHONY: help install services services-down services-status run relay test test-unit typecheck migrate bench bench-outbox
+.PHONY: help install services services-down services-status run relay worker push-sink test test-unit typecheck migrate \
+	bench bench-outbox bench-worker
+
+# Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
+PUSH_SINK_PORT ?= 4000
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-18s %s\n", $$1, $$2 }'
@@ -46,13 +50,22 @@ run: services ## serve the HTTP API on PORT (default 3000); migrations are appli
 relay: services ## run the outbox relay alone (one process at a time is active)
 	@$(TSX) src/cli/main.ts relay
 
+worker: services ## a notification worker (PUSH_GATEWAY_URL, else the local `make push-sink`); run as many as you like
+	@PUSH_GATEWAY_URL="$${PUSH_GATEWAY_URL:-http://127.0.0.1:$(PUSH_SINK_PORT)/push}" $(TSX) src/cli/main.ts worker
+
+push-sink: $(INSTALLED) ## a local stand-in for a push provider that prints each push (port PUSH_SINK_PORT)
+	@$(TSX) src/cli/main.ts push-sink --port $(PUSH_SINK_PORT)
+
 test: services typecheck ## the whole suite: unit, integration and end-to-end, against the real services
 	@node_modules/.bin/vitest run
 
 test-unit: $(INSTALLED) ## the unit tests only (no services needed)
 	@node_modules/.bin/vitest run --project unit
 
-bench: bench-outbox ## every benchmark; results in bench/results/
+bench: bench-outbox bench-worker ## every benchmark; results in bench/results/
 
 bench-outbox: services ## outbox: commit → broker confirm at 1,000 events/s, and draining 100,000 events
 	@node --import tsx bench/outbox.ts
+
+bench-worker: services ## one worker process: tasks/s, and command → push latency
+	@node --import tsx bench/worker.ts

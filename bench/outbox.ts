@@ -12,7 +12,7 @@
  *
  *   node --import tsx bench/outbox.ts [--rate 1000] [--seconds 30] [--warmup 3] [--backlog 100000]
  */
-import { Duration, Effect, Either, FiberSet, Layer, Logger, LogLevel, Redacted, Ref } from "effect"
+import { Duration, Effect, Either, FiberSet, Layer, Redacted, Ref } from "effect"
 import { randomUUID } from "node:crypto"
 import { parseArgs } from "node:util"
 import * as PgDatabase from "../src/database/PgDatabase.js"
@@ -28,7 +28,7 @@ import { makeActorSystem } from "../src/runtime/ActorSystem.js"
 import { amqpPublish, bareConfirmChannel, bareKafkaProducer, createTopic, kafkaMessages, runPrefix, settings } from "./lib/brokers.js"
 import { freshDatabase } from "./lib/database.js"
 import { withProgress } from "./lib/progress.js"
-import { markdownTable, writeResults } from "./lib/report.js"
+import { markdownTable, runBenchmark } from "./lib/report.js"
 import { percentiles, type Percentiles, perSecond, ratio } from "./lib/stats.js"
 
 export interface OutboxBenchSettings {
@@ -471,14 +471,7 @@ const main = Effect.gen(function*() {
     quiet: false
   }
   const result = yield* runOutboxBench(options)
-  const markdown = outboxMarkdown(options, result)
-  const files = writeResults("outbox", { settings: { ...options }, rows: [...result.latencyRows, ...result.drainRows], markdown })
-  console.log(`\n${markdown}\n\nwritten: ${files.json}, ${files.md}`)
+  return { settings: { ...options }, rows: [...result.latencyRows, ...result.drainRows], markdown: outboxMarkdown(options, result) }
 })
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  Effect.runPromise(main.pipe(Logger.withMinimumLogLevel(LogLevel.Warning))).catch((error) => {
-    console.error(error)
-    process.exit(1)
-  })
-}
+if (import.meta.url === `file://${process.argv[1]}`) runBenchmark("outbox", main)

@@ -92,7 +92,7 @@ const PushGatewayLive = Layer.unwrapEffect(
     }
     return PushGateway.layerHttp({ url: config.pushGatewayUrl.value, timeout: config.worker.pushTimeout })
   })
-).pipe(Layer.provide(NodeHttpClient.layer))
+).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
 /** The notification worker as a background fiber (`worker`); any number of processes may run it. */
 export const WorkerLive = Layer.scopedDiscard(

@@ -76,9 +76,9 @@ export const appConfig = Config.all({
   ),
   worker: Config.all({
     /** Tasks RabbitMQ hands one worker process before it has acked them. */
-    prefetch: positiveInt("WORKER_PREFETCH", 64),
+    prefetch: positiveInt("WORKER_PREFETCH", 256),
     /** Tasks one worker process handles at the same time. */
-    concurrency: positiveInt("WORKER_CONCURRENCY", 16),
+    concurrency: positiveInt("WORKER_CONCURRENCY", 64),
     /** A push not answered within this time failed (and may be retried). */
     pushTimeout: withDefault(Config.duration("PUSH_TIMEOUT"), Duration.seconds(5)),
     /** Attempts per task, the first included; then it goes to the dead-letter queue. */

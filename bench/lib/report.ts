@@ -1,4 +1,5 @@
 /** Writes a benchmark's results: rows of plain numbers as JSON, and the same as a Markdown table. */
+import { Effect, Logger, LogLevel } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import path from "node:path"
@@ -35,3 +36,24 @@ export const writeResults = (
   writeFileSync(md, content.markdown + "\n")
   return { json, md }
 }
+
+/**
+ * The entry point of a benchmark script: runs it with warnings and errors only in the log, writes
+ * `<name>.json` and `<name>.md`, and prints the table.
+ */
+export const runBenchmark = <E>(
+  name: string,
+  run: Effect.Effect<{ readonly settings: Record<string, unknown>; readonly rows: ReadonlyArray<unknown>; readonly markdown: string }, E>
+) =>
+  Effect.runPromise(
+    run.pipe(
+      Effect.map((result) => {
+        const files = writeResults(name, result)
+        console.log(`\n${result.markdown}\n\nwritten: ${files.json}, ${files.md}`)
+      }),
+      Logger.withMinimumLogLevel(LogLevel.Warning)
+    )
+  ).catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })

@@ -16,6 +16,7 @@
  */
 import amqp from "amqplib"
 import {
+  Chunk,
   Deferred,
   Duration,
   Effect,
@@ -31,7 +32,7 @@ import {
 } from "effect"
 import { NotificationTask, type Topology } from "../outbox/messages.js"
 import { declareTopology } from "../outbox/RabbitPublisher.js"
-import { DeliveryStore } from "./DeliveryStore.js"
+import { type Claim, DeliveryStore } from "./DeliveryStore.js"
 import { PushGateway } from "./PushGateway.js"
 import { renderNotification } from "./render.js"
 
@@ -99,6 +100,9 @@ export const declareWorkerTopology = async (
 
 const decodeTask = Schema.decodeUnknownEither(Schema.parseJson(NotificationTask))
 
+/** Batches handled at the same time; each holds up to concurrency / BATCH_LOOPS tasks. */
+const BATCH_LOOPS = 4
+
 const describeError = (error: unknown) => error instanceof Error ? error.message : String(error)
 
 interface Channels {
@@ -154,50 +158,89 @@ export const run = (options: NotificationWorkerOptions) =>
         ))
       )
 
-    /** Decides what becomes of one delivery; the caller acks when this succeeds. */
-    const handle = (channels: Channels, message: amqp.ConsumeMessage): Effect.Effect<void, unknown> =>
+    /** What became of one task: pushed (to be recorded and acked), or settled otherwise (to be acked). */
+    type Outcome = { readonly _tag: "Pushed"; readonly task: NotificationTask } | { readonly _tag: "Settled" }
+    const settled: Outcome = { _tag: "Settled" }
+
+    /** One claimed task: render, push, and on failure retry or dead-letter it. */
+    const deliver = (channels: Channels, message: amqp.ConsumeMessage, task: NotificationTask, attempt: number) =>
       Effect.gen(function*() {
-        const decoded = decodeTask(message.content.toString("utf8"))
-        if (Either.isLeft(decoded)) {
-          return yield* deadLetter(channels, message, `cannot decode the task: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`, 0)
-        }
-        const task = decoded.right
-        const claim = yield* deliveries.claim(task, options.claimLease)
-        if (claim._tag === "Settled") return yield* Metric.increment(duplicates)
-        if (claim._tag === "Busy") {
-          // Another worker holds it: look again in a second (it is sent by then, or its claim runs out).
-          return yield* delay(channels, message, Math.min(1000, Duration.toMillis(claim.retryIn)), {})
-        }
         const push = renderNotification(task)
         if (Either.isLeft(push)) {
-          yield* deadLetter(channels, message, push.left, claim.attempt)
-          return yield* deliveries.markDead(task.eventId, push.left)
+          yield* deadLetter(channels, message, push.left, attempt)
+          yield* deliveries.markDead(task.eventId, push.left)
+          return settled
         }
         const outcome = yield* Effect.either(gateway.send(push.right, task.eventId))
-        if (Either.isRight(outcome)) {
-          yield* deliveries.markSent(task.eventId)
-          yield* Metric.increment(sent)
-          yield* Metric.update(endToEnd, Date.now() - Date.parse(task.recordedAt))
-          if (options.crashBeforeAck === true) process.kill(process.pid, "SIGKILL")
-          return
-        }
+        if (Either.isRight(outcome)) return { _tag: "Pushed", task } as const
         const failure = outcome.left
-        if (failure.retryable && claim.attempt < options.maxAttempts) {
-          const backoff = delays[claim.attempt - 1] ?? delays[delays.length - 1]!
+        if (failure.retryable && attempt < options.maxAttempts) {
+          const backoff = delays[attempt - 1] ?? delays[delays.length - 1]!
           const asked = failure.retryAfter === undefined ? 0 : Duration.toMillis(failure.retryAfter)
           yield* deliveries.markRetrying(task.eventId, failure.reason)
           const wait = yield* delay(channels, message, Math.max(backoff, asked), {
-            "x-attempts": claim.attempt,
+            "x-attempts": attempt,
             "x-last-error": failure.reason
           })
           yield* Metric.increment(retried)
-          return yield* Effect.logInfo("push failed; retrying").pipe(
-            Effect.annotateLogs({ eventId: task.eventId, attempt: claim.attempt, retryInMs: wait, reason: failure.reason })
+          yield* Effect.logInfo("push failed; retrying").pipe(
+            Effect.annotateLogs({ eventId: task.eventId, attempt, retryInMs: wait, reason: failure.reason })
           )
+          return settled
         }
-        const reason = failure.retryable ? `${failure.reason} (gave up after ${claim.attempt} attempts)` : failure.reason
-        yield* deadLetter(channels, message, reason, claim.attempt)
+        const reason = failure.retryable ? `${failure.reason} (gave up after ${attempt} attempts)` : failure.reason
+        yield* deadLetter(channels, message, reason, attempt)
         yield* deliveries.markDead(task.eventId, reason)
+        return settled
+      })
+
+    /**
+     * A batch of deliveries: one claim statement and one record statement for all of them, the
+     * pushes side by side. Every message is acked once its outcome is recorded; when the database or
+     * the broker fails, the batch goes back to the queue.
+     */
+    const handleBatch = (channels: Channels, messages: ReadonlyArray<amqp.ConsumeMessage>) =>
+      Effect.gen(function*() {
+        const claimable: Array<{ message: amqp.ConsumeMessage; task: NotificationTask }> = []
+        const later: Array<amqp.ConsumeMessage> = []
+        const seen = new Set<string>()
+        for (const message of messages) {
+          const decoded = decodeTask(message.content.toString("utf8"))
+          if (Either.isLeft(decoded)) {
+            yield* deadLetter(channels, message, `cannot decode the task: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`, 0)
+            channels.consumer.ack(message)
+          } else if (seen.has(decoded.right.eventId)) {
+            later.push(message) // the same task twice in one batch: the second looks again later
+          } else {
+            seen.add(decoded.right.eventId)
+            claimable.push({ message, task: decoded.right })
+          }
+        }
+        const claims = claimable.length === 0
+          ? new Map<string, Claim>()
+          : yield* deliveries.claimMany(claimable.map(({ task }) => task), options.claimLease)
+        const outcomes = yield* Effect.forEach(claimable, ({ message, task }) => {
+          const claim: Claim = claims.get(task.eventId) ?? { _tag: "Busy", retryIn: Duration.seconds(1) }
+          switch (claim._tag) {
+            case "Settled":
+              return Effect.as(Metric.increment(duplicates), settled)
+            case "Busy":
+              // Another worker holds it: look again in a second (sent by then, or its claim ran out).
+              return Effect.as(delay(channels, message, Math.min(1000, Duration.toMillis(claim.retryIn)), {}), settled)
+            case "Claimed":
+              return deliver(channels, message, task, claim.attempt)
+          }
+        }, { concurrency: "unbounded" })
+        for (const message of later) yield* delay(channels, message, 1000, {})
+
+        const pushed = outcomes.flatMap((outcome) => outcome._tag === "Pushed" ? [outcome.task] : [])
+        yield* deliveries.markSent(pushed.map((task) => task.eventId))
+        if (pushed.length > 0 && options.crashBeforeAck === true) process.kill(process.pid, "SIGKILL")
+        for (const { message } of claimable) channels.consumer.ack(message)
+        for (const message of later) channels.consumer.ack(message)
+        const now = Date.now()
+        yield* Metric.incrementBy(sent, pushed.length)
+        yield* Effect.forEach(pushed, (task) => Metric.update(endToEnd, now - Date.parse(task.recordedAt)), { discard: true })
       })
 
     let down = false
@@ -225,27 +268,35 @@ export const run = (options: NotificationWorkerOptions) =>
 
       const inbox = yield* Queue.unbounded<amqp.ConsumeMessage>()
       let inHand = 0
-      const work = Queue.take(inbox).pipe(
-        Effect.tap(() => Effect.sync(() => inHand++)),
-        Effect.flatMap((message) =>
-          handle(channels, message).pipe(
-            Effect.matchCauseEffect({
-              onSuccess: () => Effect.sync(() => channels.consumer.ack(message)),
-              onFailure: (cause) =>
-                // Not decided (the database or the broker failed): back to the queue, after a pause.
-                Effect.logError("task not handled; it goes back to the queue", cause).pipe(
-                  Effect.zipRight(Effect.sleep("1 second")),
-                  Effect.zipRight(Effect.sync(() => channels.consumer.nack(message, false, true)))
-                )
-            }),
-            Effect.ensuring(Effect.sync(() => inHand--)),
+      const batchSize = Math.max(1, Math.ceil(options.concurrency / BATCH_LOOPS))
+      const work = Queue.takeBetween(inbox, 1, batchSize).pipe(
+        Effect.map((chunk) => Chunk.toReadonlyArray(chunk)),
+        Effect.tap((batch) => Effect.sync(() => (inHand += batch.length))),
+        Effect.flatMap((batch) =>
+          handleBatch(channels, batch).pipe(
+            Effect.catchAllCause((cause) =>
+              // Not decided (the database or the broker failed): back to the queue, after a pause.
+              Effect.logError("tasks not handled; they go back to the queue", cause).pipe(
+                Effect.zipRight(Effect.sleep("1 second")),
+                Effect.zipRight(Effect.sync(() => {
+                  for (const message of batch) {
+                    try {
+                      channels.consumer.nack(message, false, true)
+                    } catch {
+                      // the channel is gone: unacked tasks return to the queue by themselves
+                    }
+                  }
+                }))
+              )
+            ),
+            Effect.ensuring(Effect.sync(() => (inHand -= batch.length))),
             Effect.uninterruptible
           )
         ),
         Effect.forever
       )
       const handlers = yield* FiberSet.make()
-      for (let i = 0; i < options.concurrency; i++) yield* FiberSet.run(handlers, work)
+      for (let i = 0; i < BATCH_LOOPS; i++) yield* FiberSet.run(handlers, work)
 
       const { consumerTag } = yield* Effect.tryPromise(() =>
         channels.consumer.consume(names.pushQueue, (message) => {

@@ -11,7 +11,7 @@ import { EventStore, type RecordedEvent } from "../../src/eventstore/EventStore.
 import * as Outbox from "../../src/outbox/OutboxStore.js"
 import { appOnEnvironment, type MessagingEnvironment, orderLifeAfterPlacing, readTopic, TestMessaging, versionsByKey } from "../support/messaging.js"
 import { options, placeOrder } from "../support/orders.js"
-import { startCli } from "../support/processes.js"
+import { startCli } from "../../bench/lib/processes.js"
 
 const relayProcess = (env: MessagingEnvironment, extra: Readonly<Record<string, string>> = {}) =>
   startCli(["relay"], {

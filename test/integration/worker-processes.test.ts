@@ -13,7 +13,7 @@ import {
   type TestPush,
   TestPushGateway
 } from "../support/notifications.js"
-import { startCli } from "../support/processes.js"
+import { startCli } from "../../bench/lib/processes.js"
 
 /** A migrated database, a prefix and a push provider of the test's own; the workers are processes. */
 const Environment = Layer.merge(messagingEnvironment, pushGatewayLayer)

@@ -51,12 +51,16 @@ export const startCli = (args: ReadonlyArray<string>, env: Readonly<Record<strin
               for (;;) {
                 const found = lines.slice(fromLine).find((line) => pattern.test(line))
                 if (found !== undefined) return found
+                if (child.exitCode !== null || child.signalCode !== null) throw new Error("exited")
                 if (Date.now() > deadline) throw new Error("timed out")
                 await new Promise((resolve) => setTimeout(resolve, 25))
               }
             },
-            catch: () =>
-              new Error(`process ${child.pid} printed no line matching ${pattern} within ${timeoutMs} ms; it printed:\n${lines.join("\n")}`)
+            catch: (why) =>
+              new Error(
+                `process ${child.pid} ${String(why).includes("exited") ? "exited" : `did not print a line matching ${pattern} within ${timeoutMs} ms`}` +
+                  `; it printed:\n${lines.join("\n")}`
+              )
           }),
         kill: (signal) => Effect.sync(() => void child.kill(signal)),
         exited: Effect.promise(() => exit)
