@@ -15,6 +15,8 @@ import * as ApiServer from "./http/server.js"
 import * as DeliveryStore from "./notifications/DeliveryStore.js"
 import * as NotificationWorker from "./notifications/NotificationWorker.js"
 import * as PushGateway from "./notifications/PushGateway.js"
+import * as OrderSummaries from "./projections/OrderSummaries.js"
+import * as Projector from "./projections/Projector.js"
 import { contentType, metricsText } from "./observability/prometheus.js"
 import * as KafkaPublisher from "./outbox/KafkaPublisher.js"
 import { topology } from "./outbox/messages.js"
@@ -78,7 +80,7 @@ export const RelayLive = Layer.scopedDiscard(
 
 export const HttpLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => ApiServer.layer({ port: config.http.port, maxBodyBytes: config.http.maxBodyBytes }))
-).pipe(Layer.provide(RuntimeLive), Layer.provide(NodeContext.layer))
+).pipe(Layer.provide(OrderSummaries.layer), Layer.provide(RuntimeLive), Layer.provide(NodeContext.layer))
 
 /** The push gateway named by PUSH_GATEWAY_URL; without it the worker does not start, and says why. */
 const PushGatewayLive = Layer.unwrapEffect(
@@ -129,7 +131,34 @@ export const WorkerHttpLive = Layer.unwrapEffect(
     ))
 )
 
-/** `serve`: the HTTP API with its actors, and the outbox relay unless OUTBOX_RELAY=false. */
+/**
+ * The projector as a background fiber: order.events → order_summaries, after making sure the topics
+ * exist (it subscribes to them). Any number of processes may run it: the consumer group shares the
+ * partitions out.
+ */
+export const ProjectorLive = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const names = topology(config.messagingPrefix)
+    yield* KafkaPublisher.createTopicsAtStartup(kafkaTopics(config)).pipe(
+      Effect.zipRight(Projector.run({
+        brokers: config.kafka.brokers,
+        topic: names.eventsTopic("order"),
+        groupId: `${config.messagingPrefix}projector.order_summaries`,
+        lagWarning: config.projections.lagWarning
+      })),
+      Effect.tapErrorCause((cause) => Effect.logError("the projector stopped", cause)),
+      Effect.forkScoped
+    )
+  })
+).pipe(Layer.provide(OrderSummaries.layer), Layer.provide(StoreLive))
+
+/** `serve`: the HTTP API with its actors, the outbox relay and the projector (each can be switched off). */
 export const ServeLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) => config.outbox.relayEnabled ? Layer.merge(HttpLive, RelayLive) : HttpLive)
+  Effect.map(AppConfig, (config) =>
+    Layer.mergeAll(
+      HttpLive,
+      config.outbox.relayEnabled ? RelayLive : Layer.empty,
+      config.projections.projectorEnabled ? ProjectorLive : Layer.empty
+    ))
 )

@@ -70,6 +70,12 @@ export const appConfig = Config.all({
   amqp: Config.all({
     url: url("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
   }),
+  projections: Config.all({
+    /** Run the projector inside `serve` (it can also run alone: `project`). */
+    projectorEnabled: withDefault(Config.boolean("PROJECTOR"), true),
+    /** A projection lag (event recorded → row written) above this is logged as a warning. */
+    lagWarning: withDefault(Config.duration("PROJECTION_LAG_WARNING"), Duration.seconds(5))
+  }),
   /** Where workers POST notifications; `worker` refuses to start without it. */
   pushGatewayUrl: Config.option(
     Config.string("PUSH_GATEWAY_URL").pipe(Config.validate({ message: "must be a URL", validation: (value) => URL.canParse(value) }))

@@ -5,7 +5,10 @@
 import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Option } from "effect"
-import { DatabaseLive, RelayLive, ServeLive, StoreLive, WorkerHttpLive, WorkerLive } from "../app.js"
+import cliProgress from "cli-progress"
+import { DatabaseLive, ProjectorLive, RelayLive, ServeLive, StoreLive, WorkerHttpLive, WorkerLive } from "../app.js"
+import * as OrderSummaries from "../projections/OrderSummaries.js"
+import { rebuildable, rebuildOrderSummaries } from "../projections/rebuild.js"
 import * as DeliveryStore from "../notifications/DeliveryStore.js"
 import { listDeadLetters, requeueDeadLetters } from "../notifications/deadLetters.js"
 import { startDevPushGateway } from "../notifications/DevPushGateway.js"
@@ -77,6 +80,36 @@ const dlq = Command.make("dlq").pipe(
   Command.withDescription("The push-notification dead-letter queue")
 )
 
+const project = Command.make("project", {}, () =>
+  Layer.launch(ProjectorLive).pipe(Effect.tapErrorCause((cause) => Effect.logError("the projector stopped", cause)))
+).pipe(Command.withDescription("Run the projector alone: order.events → order_summaries (run as many as you like)"))
+
+const rebuild = Command.make("rebuild", {
+  model: Args.choice(rebuildable.map((name) => [name, name] as const), { name: "read-model" })
+}, () =>
+  Effect.gen(function*() {
+    const bar = new cliProgress.SingleBar({
+      format: "rebuilding order_summaries {bar} {percentage}% | {value}/{total} events | {speed} events/s | {eta_formatted} left",
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 2_000
+    }, cliProgress.Presets.shades_classic)
+    const started = Date.now()
+    bar.start(1, 0, { speed: 0 })
+    const result = yield* rebuildOrderSummaries(({ done, total }) => {
+      bar.setTotal(Math.max(total, 1))
+      bar.update(done, { speed: Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)) })
+    }).pipe(Effect.ensuring(Effect.sync(() => bar.stop())))
+    yield* Console.log(`order_summaries rebuilt from ${result.events} events in ${((Date.now() - started) / 1000).toFixed(1)} s and swapped in`)
+  }).pipe(Effect.provide(OrderSummaries.layer), Effect.provide(StoreLive))).pipe(
+  Command.withDescription("Replay the event store into a new table, catch up, and swap it in; queries go on meanwhile")
+)
+
+const projections = Command.make("projections").pipe(
+  Command.withSubcommands([rebuild]),
+  Command.withDescription("Read models")
+)
+
 const migrate = Command.make("migrate", {}, () =>
   runMigrations().pipe(
     Effect.flatMap((ran) => Console.log(ran.length === 0 ? "migrations: nothing to apply" : `migrations applied: ${ran.join(", ")}`)),
@@ -113,7 +146,7 @@ const events = Command.make("events").pipe(
 )
 
 const cli = Command.make("actors").pipe(
-  Command.withSubcommands([serve, relay, worker, pushSink, dlq, migrate, events]),
+  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, dlq, migrate, events]),
   Command.run({ name: "event-sourced-actors", version: "0.1.0" })
 )
 

@@ -2,10 +2,12 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from "./errors.js"
 import { OrdersApi } from "./orders/Api.js"
+import { ReadModelsApi } from "./readModels/Api.js"
 import { SystemApi } from "./system/Api.js"
 
 export class Api extends HttpApi.make("event-sourced-actors")
   .add(OrdersApi)
+  .add(ReadModelsApi)
   .add(SystemApi)
   .addError(BadRequest)
   .addError(NotFound)

@@ -5,6 +5,7 @@ import { Layer } from "effect"
 import { createServer } from "node:http"
 import { Api } from "./Api.js"
 import { OrdersHttpLive } from "./orders/Http.js"
+import { ReadModelsHttpLive } from "./readModels/Http.js"
 import { requestGuard } from "./requestGuard.js"
 import { SystemHttpLive } from "./system/Http.js"
 
@@ -14,7 +15,7 @@ export interface HttpServerOptions {
   readonly maxBodyBytes: number
 }
 
-export const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([OrdersHttpLive, SystemHttpLive]))
+export const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([OrdersHttpLive, ReadModelsHttpLive, SystemHttpLive]))
 
 /** Serves the API and exposes the bound server (its address); needs the actors, the store and SQL. */
 export const layer = (options: HttpServerOptions) =>

@@ -1,0 +1,57 @@
+/** The read endpoints: order summaries and a customer's orders, from the read models. */
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { BadRequest, NotFound, Unavailable } from "../errors.js"
+
+export const OrderSummaryView = Schema.Struct({
+  orderId: Schema.String,
+  customerId: Schema.String,
+  status: Schema.String,
+  currency: Schema.String,
+  totalCents: Schema.Int,
+  itemCount: Schema.Int,
+  version: Schema.Int,
+  placedAt: Schema.String,
+  updatedAt: Schema.String
+}).annotations({ identifier: "OrderSummary" })
+
+const IntParam = (name: string, min: number, max: number) =>
+  Schema.NumberFromString.pipe(
+    Schema.int(),
+    Schema.between(min, max),
+    Schema.annotations({ message: () => `${name} must be a whole number from ${min} to ${max}` })
+  )
+
+export class ReadModelsApi extends HttpApiGroup.make("readModels")
+  .add(
+    HttpApiEndpoint.get("summary", "/orders/:orderId/summary")
+      .setPath(Schema.Struct({ orderId: Schema.UUID.annotations({ message: () => "orderId must be a UUID" }) }))
+      .setUrlParams(Schema.Struct({
+        minVersion: Schema.optional(IntParam("minVersion", 0, 2_147_483_647)),
+        waitMs: Schema.optional(IntParam("waitMs", 0, 30_000))
+      }))
+      .addSuccess(OrderSummaryView)
+      .addError(NotFound)
+      .addError(Unavailable)
+      .annotate(
+        OpenApi.Description,
+        "The order's summary from the read model. With minVersion, waits (up to waitMs, default 5000) until the " +
+          "read model has reached that version, then answers with what it has; `X-Read-Model-Stale: true` says it had not."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("customerOrders", "/customers/:customerId/orders")
+      .setPath(Schema.Struct({
+        customerId: Schema.UUID.annotations({ message: () => "customerId must be a UUID" })
+      }))
+      .setUrlParams(Schema.Struct({
+        limit: Schema.optional(IntParam("limit", 1, 100)),
+        cursor: Schema.optional(Schema.String)
+      }))
+      .addSuccess(Schema.Struct({ orders: Schema.Array(OrderSummaryView), nextCursor: Schema.NullOr(Schema.String) }))
+      .addError(Unavailable)
+      .annotate(OpenApi.Description, "A customer's orders, newest first; pass nextCursor back as cursor for the next page")
+  )
+  .addError(BadRequest)
+  .annotate(OpenApi.Title, "Read models")
+{}

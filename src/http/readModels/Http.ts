@@ -1,0 +1,96 @@
+/** Handlers of the read endpoints. */
+import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
+import { Effect, Option } from "effect"
+import { OrderSummaries, type CustomerCursor } from "../../projections/OrderSummaries.js"
+import type { OrderSummary } from "../../projections/orderSummary.js"
+import { StoreUnavailable } from "../../runtime/errors.js"
+import { Api } from "../Api.js"
+import { BadRequest, NotFound, toHttpError } from "../errors.js"
+
+const DEFAULT_WAIT_MS = 5_000
+
+const view = (summary: OrderSummary) => ({
+  orderId: summary.orderId,
+  customerId: summary.customerId,
+  status: summary.status,
+  currency: summary.currency,
+  totalCents: summary.totalCents,
+  itemCount: summary.itemCount,
+  version: summary.lastVersion,
+  placedAt: summary.placedAt,
+  updatedAt: summary.updatedAt
+})
+
+const setHeader = (name: string, value: string) =>
+  HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, name, value)))
+
+const encodeCursor = (cursor: CustomerCursor) => Buffer.from(JSON.stringify([cursor.placedAt, cursor.orderId])).toString("base64url")
+
+const decodeCursor = (text: string): Option.Option<CustomerCursor> => {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, "base64url").toString("utf8"))
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string" && !Number.isNaN(Date.parse(value[0]))) {
+      return Option.some({ placedAt: value[0], orderId: value[1] })
+    }
+  } catch {
+    // not one of ours
+  }
+  return Option.none()
+}
+
+const unavailable = (error: { readonly message: string }) =>
+  toHttpError("order", new StoreUnavailable({ message: `read model failed: ${error.message}` }))
+
+export const ReadModelsHttpLive = HttpApiBuilder.group(Api, "readModels", (handlers) =>
+  Effect.gen(function*() {
+    const summaries = yield* OrderSummaries
+
+    return handlers
+      .handle("summary", ({ path, urlParams }) =>
+        Effect.gen(function*() {
+          const find = summaries.find(path.orderId).pipe(Effect.mapError(unavailable))
+          const wanted = urlParams.minVersion
+          const caughtUp = (current: Option.Option<OrderSummary>) =>
+            wanted === undefined || (Option.isSome(current) && current.value.lastVersion >= wanted)
+          // Read-your-writes: look again until the projection has caught up, or the wait is over.
+          const deadline = Date.now() + (urlParams.waitMs ?? DEFAULT_WAIT_MS)
+          let found = yield* find
+          while (!caughtUp(found) && Date.now() < deadline) {
+            yield* Effect.sleep("20 millis")
+            found = yield* find
+          }
+          const stale = !caughtUp(found)
+          if (stale) yield* setHeader("x-read-model-stale", "true")
+          if (Option.isNone(found)) {
+            return yield* Effect.fail(
+              new NotFound({
+                error: "not_found",
+                message: `order ${path.orderId} is not in the read model${stale ? ` (yet: waited for version ${wanted})` : ""}`
+              })
+            )
+          }
+          yield* setHeader("etag", `"${found.value.lastVersion}"`)
+          return view(found.value)
+        }))
+      .handle("customerOrders", ({ path, urlParams }) =>
+        Effect.gen(function*() {
+          const limit = urlParams.limit ?? 20
+          let cursor: CustomerCursor | undefined
+          if (urlParams.cursor !== undefined) {
+            const decoded = decodeCursor(urlParams.cursor)
+            if (Option.isNone(decoded)) {
+              return yield* Effect.fail(
+                new BadRequest({ error: "bad_request", field: "cursor", message: "cursor must be a nextCursor this API gave" })
+              )
+            }
+            cursor = decoded.value
+          }
+          const page = yield* summaries.byCustomer(path.customerId, limit + 1, cursor).pipe(Effect.mapError(unavailable))
+          const orders = page.slice(0, limit)
+          const last = orders.at(-1)
+          return {
+            orders: orders.map(view),
+            nextCursor: page.length > limit && last !== undefined ? encodeCursor({ placedAt: last.placedAt, orderId: last.orderId }) : null
+          }
+        }))
+  }))

@@ -1,0 +1,139 @@
+/**
+ * The projector: a Kafka consumer group on `<prefix>order.events` that keeps order_summaries up to
+ * date. Each partition's batch is applied in one read and one write (projectEvents), and only then
+ * are its offsets committed: a crash replays the uncommitted batch, which the versions make harmless.
+ * A batch that cannot be applied is retried with backoff (never skipped); the group rebalances
+ * partitions between projector processes, and each aggregate's events stay in one partition.
+ */
+import { Duration, Effect, Metric, MetricBoundaries, Runtime, Schedule, Schema } from "effect"
+import { type Consumer, type EachBatchPayload } from "kafkajs"
+import { EventEnvelope } from "../outbox/messages.js"
+import { kafkaClient } from "../outbox/KafkaPublisher.js"
+import { projectEvents } from "./projectEvents.js"
+import type { StoredEventRef } from "./orderSummary.js"
+
+export interface ProjectorOptions {
+  readonly brokers: ReadonlyArray<string>
+  readonly topic: string
+  readonly groupId: string
+  /** A lag (event recorded → row written) above this is logged as a warning, once, until it is back under. */
+  readonly lagWarning: Duration.Duration
+}
+
+const lagHistogram = Metric.histogram(
+  "projection_lag_ms",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 }),
+  "Time from an event's commit to its read-model row being written"
+)
+const consumerLag = Metric.gauge("projection_consumer_lag", { description: "Messages in order.events not yet projected" })
+const appliedTotal = Metric.counter("projection_events_applied_total", { description: "Events applied to read models", incremental: true })
+const skippedTotal = Metric.counter("projection_events_skipped_total", {
+  description: "Duplicate or replayed events skipped",
+  incremental: true
+})
+const filledTotal = Metric.counter("projection_events_filled_total", {
+  description: "Missing events read from the event store to fill a gap",
+  incremental: true
+})
+
+const decodeEnvelope = Schema.decodeUnknownEither(Schema.parseJson(EventEnvelope))
+
+/** Lag samples for whoever wants them exactly (the benchmark); the metric keeps a histogram. */
+export type LagListener = (lagMs: number) => void
+
+export const run = (options: ProjectorOptions, onLag?: LagListener) =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<Effect.Effect.Context<ReturnType<typeof projectEvents>>>()
+    const runPromise = Runtime.runPromise(runtime)
+    const kafka = kafkaClient(options.brokers, "projector")
+    let lagging = false
+
+    const handleBatch = ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+      const events: Array<StoredEventRef> = []
+      for (const message of batch.messages) {
+        const decoded = decodeEnvelope(message.value?.toString("utf8") ?? "")
+        // Not an event envelope: nothing any version of this projector could apply.
+        if (decoded._tag === "Left") continue
+        events.push(decoded.right)
+      }
+      const apply = projectEvents(events).pipe(
+        Effect.tapError((error) =>
+          Effect.logWarning("projection batch failed; retrying").pipe(
+            Effect.annotateLogs({ partition: batch.partition, error: "reason" in error ? error.reason : String(error) }),
+            Effect.zipRight(Effect.promise(() => heartbeat().catch(() => undefined)))
+          )
+        ),
+        Effect.retry({
+          schedule: Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))),
+          while: () => isRunning() && !isStale()
+        }),
+        Effect.tap((projected) =>
+          Effect.gen(function*() {
+            const now = Date.now()
+            let worst = 0
+            for (const summary of projected.written) {
+              const lag = now - Date.parse(summary.updatedAt)
+              worst = Math.max(worst, lag)
+              yield* Metric.update(lagHistogram, lag)
+              onLag?.(lag)
+            }
+            yield* Metric.incrementBy(appliedTotal, projected.applied)
+            yield* Metric.incrementBy(skippedTotal, projected.skipped)
+            yield* Metric.incrementBy(filledTotal, projected.filled)
+            if (!lagging && worst > Duration.toMillis(options.lagWarning)) {
+              lagging = true
+              yield* Effect.logWarning("projection lag is over the threshold").pipe(
+                Effect.annotateLogs({ lagMs: worst, thresholdMs: Duration.toMillis(options.lagWarning) })
+              )
+            } else if (lagging && worst <= Duration.toMillis(options.lagWarning)) {
+              lagging = false
+              yield* Effect.logInfo("projection lag is back under the threshold").pipe(Effect.annotateLogs({ lagMs: worst }))
+            }
+          })
+        )
+      )
+      return runPromise(apply)
+    }
+
+    const consumer: Consumer = yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const created = kafka.consumer({ groupId: options.groupId, maxWaitTimeInMs: 50, allowAutoTopicCreation: false })
+        await created.connect()
+        await created.subscribe({ topic: options.topic, fromBeginning: true })
+        return created
+      }),
+      (consumer) => Effect.promise(() => consumer.disconnect().catch(() => undefined))
+    )
+    yield* Effect.promise(() =>
+      consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async (payload) => {
+          if (payload.batch.isEmpty()) return
+          await handleBatch(payload)
+          const next = (BigInt(payload.batch.lastOffset()) + 1n).toString()
+          payload.resolveOffset(payload.batch.lastOffset())
+          // Committed only after the read model was written.
+          await consumer.commitOffsets([{ topic: payload.batch.topic, partition: payload.batch.partition, offset: next }])
+        }
+      })
+    )
+    yield* Effect.logInfo("projector consuming").pipe(Effect.annotateLogs({ topic: options.topic, groupId: options.groupId }))
+
+    // Consumer lag: the topic's end offsets less the group's committed ones.
+    const admin = kafka.admin()
+    yield* Effect.acquireRelease(Effect.promise(() => admin.connect()), () => Effect.promise(() => admin.disconnect()))
+    return yield* Effect.promise(async () => {
+      const [ends, committed] = await Promise.all([
+        admin.fetchTopicOffsets(options.topic),
+        admin.fetchOffsets({ groupId: options.groupId, topics: [options.topic] })
+      ])
+      const done = new Map(committed.flatMap((entry) => entry.partitions.map((p) => [p.partition, Number(p.offset)] as const)))
+      return ends.reduce((sum, end) => sum + Math.max(0, Number(end.high) - Math.max(0, done.get(end.partition) ?? 0)), 0)
+    }).pipe(
+      Effect.flatMap((lag) => Metric.set(consumerLag, lag)),
+      Effect.catchAllDefect(() => Effect.void),
+      Effect.repeat(Schedule.spaced("5 seconds")),
+      Effect.zipRight(Effect.never)
+    )
+  }).pipe(Effect.annotateLogs({ component: "projector" }))
