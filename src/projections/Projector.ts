@@ -97,7 +97,14 @@ export const run = (options: ProjectorOptions, onLag?: LagListener) =>
 
     const consumer: Consumer = yield* Effect.acquireRelease(
       Effect.promise(async () => {
-        const created = kafka.consumer({ groupId: options.groupId, maxWaitTimeInMs: 50, allowAutoTopicCreation: false })
+        // A projector that dies is noticed after the session timeout; then its partitions move on.
+        const created = kafka.consumer({
+          groupId: options.groupId,
+          maxWaitTimeInMs: 50,
+          allowAutoTopicCreation: false,
+          sessionTimeout: 10_000,
+          heartbeatInterval: 1_000
+        })
         await created.connect()
         await created.subscribe({ topic: options.topic, fromBeginning: true })
         return created
