@@ -10,7 +10,7 @@ TSX := node_modules/.bin/tsx
 INSTALLED := node_modules/.installed
 
 .PHONY: help install services services-down services-status run relay worker push-sink test test-unit typecheck migrate \
-	bench bench-outbox bench-worker
+	bench bench-outbox bench-worker bench-projection project
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
 PUSH_SINK_PORT ?= 4000
@@ -53,6 +53,9 @@ relay: services ## run the outbox relay alone (one process at a time is active)
 worker: services ## a notification worker (PUSH_GATEWAY_URL, else the local `make push-sink`); run as many as you like
 	@PUSH_GATEWAY_URL="$${PUSH_GATEWAY_URL:-http://127.0.0.1:$(PUSH_SINK_PORT)/push}" $(TSX) src/cli/main.ts worker
 
+project: services ## run the projector alone (order.events → order_summaries); run as many as you like
+	@$(TSX) src/cli/main.ts project
+
 push-sink: $(INSTALLED) ## a local stand-in for a push provider that prints each push (port PUSH_SINK_PORT)
 	@$(TSX) src/cli/main.ts push-sink --port $(PUSH_SINK_PORT)
 
@@ -62,10 +65,13 @@ test: services typecheck ## the whole suite: unit, integration and end-to-end, a
 test-unit: $(INSTALLED) ## the unit tests only (no services needed)
 	@node_modules/.bin/vitest run --project unit
 
-bench: bench-outbox bench-worker ## every benchmark; results in bench/results/
+bench: bench-outbox bench-worker bench-projection ## every benchmark; results in bench/results/
 
 bench-outbox: services ## outbox: commit → broker confirm at 1,000 events/s, and draining 100,000 events
 	@node --import tsx bench/outbox.ts
 
 bench-worker: services ## one worker process: tasks/s, and command → push latency
 	@node --import tsx bench/worker.ts
+
+bench-projection: services ## projection lag at 1,000 events/s, and rebuilding from 1,000,000 events
+	@node --import tsx bench/projection.ts

@@ -12,21 +12,20 @@
  *
  *   node --import tsx bench/outbox.ts [--rate 1000] [--seconds 30] [--warmup 3] [--backlog 100000]
  */
-import { Duration, Effect, Either, FiberSet, Layer, Redacted, Ref } from "effect"
+import { Duration, Effect, Layer, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import { parseArgs } from "node:util"
 import * as PgDatabase from "../src/database/PgDatabase.js"
-import { orderAggregate, OrderCommand, type OrderState } from "../src/domain/order/index.js"
-import { EventStore, type NewEvent, type RecordedEvent } from "../src/eventstore/EventStore.js"
+import { EventStore, type RecordedEvent } from "../src/eventstore/EventStore.js"
 import * as PgEventStore from "../src/eventstore/PgEventStore.js"
 import * as KafkaPublisher from "../src/outbox/KafkaPublisher.js"
 import { toAmqpRecord, toKafkaRecord, type Topology } from "../src/outbox/messages.js"
 import * as OutboxRelay from "../src/outbox/OutboxRelay.js"
 import * as OutboxStore from "../src/outbox/OutboxStore.js"
 import * as RabbitPublisher from "../src/outbox/RabbitPublisher.js"
-import { makeActorSystem } from "../src/runtime/ActorSystem.js"
 import { amqpPublish, bareConfirmChannel, bareKafkaProducer, createTopic, kafkaMessages, runPrefix, settings } from "./lib/brokers.js"
 import { freshDatabase } from "./lib/database.js"
+import { NOTIFIED, steadyLoad, writeBacklog } from "./lib/load.js"
 import { withProgress } from "./lib/progress.js"
 import { markdownTable, runBenchmark } from "./lib/report.js"
 import { percentiles, type Percentiles, perSecond, ratio } from "./lib/stats.js"
@@ -57,34 +56,6 @@ export interface DrainRow {
   readonly seconds: number
   readonly perSecond: number
 }
-
-const at = "2026-01-01T00:00:00.000Z"
-
-/** The commands of one order's life: 6 events, 4 of which customers hear about. */
-const lifeOf = (step: number, state: OrderState): OrderCommand => {
-  switch (step) {
-    case 0:
-      return OrderCommand.PlaceOrder({
-        customerId: randomUUID(),
-        currency: "EUR",
-        lines: [{ sku: "sku-1", quantity: 2, unitPriceCents: 1250 }, { sku: "sku-2", quantity: 1, unitPriceCents: 399 }],
-        at
-      })
-    case 1:
-      return OrderCommand.AddItem({ sku: "sku-3", quantity: 3, unitPriceCents: 720, at })
-    case 2:
-      return OrderCommand.Confirm({ at })
-    case 3:
-      return OrderCommand.Pay({ amountCents: state.totalCents, method: "card", at })
-    case 4:
-      return OrderCommand.Ship({ carrier: "DHL", trackingNumber: "JD014600003958", at })
-    default:
-      return OrderCommand.Deliver({ at })
-  }
-}
-const LIFE_LENGTH = 6
-/** The events of a life that customers hear about (Order's notify). */
-const NOTIFIED = new Set(["OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered"])
 
 /** The store, and the relay's store and publishers, on one database; publishers report each confirm. */
 const relayEnvironment = (
@@ -131,53 +102,6 @@ const relayOptions = (names: Topology, batchSize: number): OutboxRelay.OutboxRel
   pollInterval: Duration.seconds(1),
   retention: Duration.hours(1)
 })
-
-/** Issues order commands through the runtime at `rate` per second for `seconds`; each is one event. */
-const steadyLoad = (
-  rate: number,
-  seconds: number,
-  onProgress: (issued: number) => void,
-  onAnswered: (millis: number) => void
-) =>
-  Effect.gen(function*() {
-    const store = yield* EventStore
-    const orders = yield* makeActorSystem(orderAggregate, store, {
-      mailboxCapacity: 1024,
-      idleTimeout: Duration.minutes(5),
-      maxActors: 100_000,
-      conflictRetries: 5
-    })
-    const running = yield* FiberSet.make()
-    /** Orders whose last command was answered and that have more to do. */
-    const ready: Array<{ id: string; step: number; state: OrderState }> = []
-    const total = rate * seconds
-    const started = Date.now()
-    let issued = 0
-    while (issued < total) {
-      const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate))
-      for (; issued < due; issued++) {
-        const order = ready.shift() ?? { id: randomUUID(), step: 0, state: orderAggregate.initialState }
-        const sent = Date.now()
-        yield* FiberSet.run(
-          running,
-          orders.execute(order.id, lifeOf(order.step, order.state), {
-            metadata: { correlationId: randomUUID(), causationId: null, userId: "bench" }
-          }).pipe(
-            Effect.tap((result) =>
-              Effect.sync(() => {
-                onAnswered(Date.now() - sent)
-                if (order.step + 1 < LIFE_LENGTH) ready.push({ id: order.id, step: order.step + 1, state: result.state })
-              })
-            ),
-            Effect.orDie
-          )
-        )
-      }
-      onProgress(issued)
-      yield* Effect.sleep("2 millis")
-    }
-    yield* FiberSet.awaitEmpty(running)
-  }).pipe(Effect.scoped)
 
 /** Latency phase: the relay running, the load at a steady rate; commit → confirm per event. */
 const latencyPhase = (options: OutboxBenchSettings) =>
@@ -255,37 +179,6 @@ const latencyFloor = (options: OutboxBenchSettings, sample: RecordedEvent) =>
       }))
     return samples
   }).pipe(Effect.scoped)
-
-/** Appends `events` events as whole order lives, each life one append, with their notifications. */
-const writeBacklog = (events: number, quiet: boolean) =>
-  Effect.gen(function*() {
-    const store = yield* EventStore
-    const lives = Math.ceil(events / LIFE_LENGTH)
-    const written = yield* Ref.make(0)
-    yield* withProgress("writing the backlog", lives * LIFE_LENGTH, quiet, (progress) =>
-      Effect.forEach(Array.from({ length: lives }, (_, i) => i), () =>
-        Effect.gen(function*() {
-          let state = orderAggregate.initialState
-          const newEvents: Array<NewEvent> = []
-          for (let step = 0; step < LIFE_LENGTH; step++) {
-            const decided = orderAggregate.decide(lifeOf(step, state), state)
-            if (Either.isLeft(decided)) return yield* Effect.dieMessage(decided.left.message)
-            for (const event of decided.right) {
-              state = orderAggregate.evolve(state, event)
-              newEvents.push({
-                eventId: randomUUID(),
-                ...orderAggregate.events.encode(event),
-                metadata: { correlationId: randomUUID(), causationId: null, userId: "bench" },
-                notification: orderAggregate.notify!(event, state)
-              })
-            }
-          }
-          yield* store.append({ streamId: randomUUID(), streamType: "order", expectedVersion: 0, events: newEvents })
-          const total = yield* Ref.updateAndGet(written, (n) => n + newEvents.length)
-          progress.update(total, { unit: "events", detail: "" })
-        }), { concurrency: 8, discard: true }))
-    return lives * LIFE_LENGTH
-  })
 
 /** Drain phase: a backlog first, then the relay; events/s until each cursor passed the last row. */
 const drainPhase = (options: OutboxBenchSettings) =>

@@ -12,7 +12,9 @@ CREATE TABLE order_summaries (
   last_version integer     NOT NULL,
   placed_at    timestamptz NOT NULL,
   updated_at   timestamptz NOT NULL,
-  state        jsonb       NOT NULL
+  state        jsonb       NOT NULL,
+  -- When the projector last wrote the row (updated_at is when its latest event was committed).
+  projected_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- The per-customer list, newest first: served from this index, one write per event.

@@ -88,7 +88,7 @@ export const make = Effect.gen(function*() {
       ON CONFLICT (order_id) DO UPDATE SET
         customer_id = EXCLUDED.customer_id, status = EXCLUDED.status, currency = EXCLUDED.currency,
         total_cents = EXCLUDED.total_cents, item_count = EXCLUDED.item_count, last_version = EXCLUDED.last_version,
-        placed_at = EXCLUDED.placed_at, updated_at = EXCLUDED.updated_at, state = EXCLUDED.state
+        placed_at = EXCLUDED.placed_at, updated_at = EXCLUDED.updated_at, state = EXCLUDED.state, projected_at = now()
       WHERE ${sql(table)}.last_version < EXCLUDED.last_version`.pipe(Effect.asVoid)
 
   const find: OrderSummariesShape["find"] = (orderId) =>
