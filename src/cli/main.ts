@@ -12,7 +12,9 @@ import { rebuildable, rebuildOrderSummaries } from "../projections/rebuild.js"
 import * as DeliveryStore from "../notifications/DeliveryStore.js"
 import { listDeadLetters, requeueDeadLetters } from "../notifications/deadLetters.js"
 import { startDevPushGateway } from "../notifications/DevPushGateway.js"
+import { orderAggregate } from "../domain/order/index.js"
 import { topology } from "../outbox/messages.js"
+import { type PointInTime, stateAt } from "../runtime/timeTravel.js"
 import { AppConfig } from "../config.js"
 import { runMigrations } from "../database/migrations.js"
 import { EventStore } from "../eventstore/EventStore.js"
@@ -140,8 +142,25 @@ const allEvents = Command.make("all", {
     yield* printEvents(events)
   }).pipe(Effect.provide(StoreLive))).pipe(Command.withDescription("Print the global log in commit-safe order"))
 
+const orderState = Command.make("state", {
+  orderId: Args.text({ name: "order-id" }),
+  atVersion: Options.integer("at-version").pipe(Options.optional, Options.withDescription("As it was after this version")),
+  at: Options.text("at").pipe(Options.optional, Options.withDescription("As it was at this ISO-8601 moment"))
+}, ({ at, atVersion, orderId }) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const moment = Option.map(at, (text) => new Date(text))
+    if (Option.exists(moment, (date) => Number.isNaN(date.getTime()))) return yield* Console.error("--at must be an ISO-8601 timestamp")
+    const point: PointInTime = Option.isSome(atVersion)
+      ? { _tag: "AtVersion", version: atVersion.value }
+      : { _tag: "At", moment: Option.getOrElse(moment, () => new Date(8.64e15)) }
+    const snapshot = yield* stateAt(orderAggregate, store, orderId, point)
+    if (snapshot.version === 0) return yield* Console.error(`order ${orderId} has no history at that point`)
+    yield* Console.log(JSON.stringify({ version: snapshot.version, state: snapshot.state }, null, 2))
+  }).pipe(Effect.provide(StoreLive))).pipe(Command.withDescription("Print an order's state, now or as it was (time travel)"))
+
 const events = Command.make("events").pipe(
-  Command.withSubcommands([streamEvents, allEvents]),
+  Command.withSubcommands([streamEvents, allEvents, orderState]),
   Command.withDescription("Read the event store")
 )
 

@@ -88,7 +88,12 @@ export interface EventStoreShape {
   /** Events of one stream with a version above `afterVersion`, in version order. */
   readonly readStream: (
     streamId: string,
-    options?: { readonly afterVersion?: number; readonly toVersion?: number }
+    options?: {
+      readonly afterVersion?: number
+      readonly toVersion?: number
+      /** Only events recorded at or before this moment. */
+      readonly recordedUntil?: Date
+    }
   ) => Effect.Effect<ReadonlyArray<RecordedEvent>, SqlError.SqlError>
   readonly streamVersion: (streamId: string) => Effect.Effect<number, SqlError.SqlError>
   /**

@@ -179,6 +179,7 @@ export const make = Effect.gen(function*() {
     sql<EventRow>`SELECT ${columns} FROM events
       WHERE stream_id = ${streamId} AND version > ${options?.afterVersion ?? 0}
         AND version <= ${options?.toVersion ?? 2_147_483_647}
+        AND recorded_at <= ${options?.recordedUntil ?? new Date(8.64e15)}
       ORDER BY version`.pipe(
       Effect.map((rows) => rows.map(toRecordedEvent)),
       Effect.withSpan("EventStore.readStream", { attributes: { streamId } })

@@ -134,9 +134,27 @@ export class OrdersApi extends HttpApiGroup.make("orders")
   .add(
     HttpApiEndpoint.get("get", "/orders/:orderId")
       .setPath(OrderPath)
+      .setUrlParams(Schema.Struct({
+        atVersion: Schema.optional(
+          Schema.NumberFromString.pipe(
+            Schema.int(),
+            Schema.between(1, 2_147_483_647),
+            Schema.annotations({ message: () => "atVersion must be a whole number from 1" })
+          )
+        ),
+        at: Schema.optional(
+          Schema.String.pipe(Schema.filter((text) => /^\d{4}-\d{2}-\d{2}T/.test(text) && !Number.isNaN(Date.parse(text)), {
+            message: () => "at must be an ISO-8601 timestamp such as 2026-05-06T07:08:09Z"
+          }))
+        )
+      }))
       .addSuccess(OrderView)
       .addError(NotFound)
       .addError(Unavailable)
+      .annotate(
+        OpenApi.Description,
+        "The order now (with its ETag), or as it was: ?atVersion=N after its N-th event, ?at=<ISO timestamp> at that moment"
+      )
   )
   .add(
     HttpApiEndpoint.get("events", "/orders/:orderId/events")

@@ -3,13 +3,14 @@ import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
 import { Clock, Effect } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import { OrderActors } from "../../aggregates.js"
-import { OrderCommand, type OrderState } from "../../domain/order/index.js"
+import { OrderCommand, orderAggregate, type OrderState } from "../../domain/order/index.js"
 import type { EventMetadata } from "../../eventstore/EventStore.js"
 import { EventStore } from "../../eventstore/EventStore.js"
 import type { CommandOptions } from "../../runtime/AggregateActor.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
+import { type PointInTime, stateAt } from "../../runtime/timeTravel.js"
 import { Api } from "../Api.js"
-import { NotFound, toHttpError, Unavailable } from "../errors.js"
+import { BadRequest, NotFound, toHttpError, Unavailable } from "../errors.js"
 
 interface CommandHeaders {
   readonly "idempotency-key"?: string | undefined
@@ -122,14 +123,38 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
         send("deliver", path.orderId, headers, null, (at) => OrderCommand.Deliver({ at })))
       .handle("cancel", ({ headers, path, payload }) =>
         send("cancel", path.orderId, headers, payload, (at) => OrderCommand.Cancel({ ...payload, at })))
-      .handle("get", ({ path }) =>
+      .handle("get", ({ path, urlParams }) =>
         Effect.gen(function*() {
-          const snapshot = yield* orders.read(path.orderId).pipe(Effect.mapError((error) => toHttpError("order", error)))
+          const { atVersion, at } = urlParams
+          if (atVersion !== undefined && at !== undefined) {
+            return yield* Effect.fail(
+              new BadRequest({ error: "bad_request", field: "at", message: "give atVersion or at, not both" })
+            )
+          }
+          const point: PointInTime | undefined = atVersion !== undefined
+            ? { _tag: "AtVersion", version: atVersion }
+            : at !== undefined
+            ? { _tag: "At", moment: new Date(at) }
+            : undefined
+          const snapshot = point === undefined
+            ? yield* orders.read(path.orderId).pipe(Effect.mapError((error) => toHttpError("order", error)))
+            : yield* stateAt(orderAggregate, store, path.orderId, point).pipe(Effect.mapError((error) => toHttpError("order", error)))
           const view = orderView(path.orderId, snapshot.state, snapshot.version)
           if (view === undefined) {
-            return yield* Effect.fail(new NotFound({ error: "not_found", message: `order ${path.orderId} does not exist` }))
+            return yield* Effect.fail(
+              new NotFound({
+                error: "not_found",
+                message: `order ${path.orderId} ${point === undefined ? "does not exist" : `did not exist ${at !== undefined ? `at ${at}` : "yet"}`}`
+              })
+            )
           }
-          yield* setHeader("etag", etag(snapshot.version))
+          if (atVersion !== undefined && snapshot.version < atVersion) {
+            return yield* Effect.fail(
+              new NotFound({ error: "not_found", message: `order ${path.orderId} has ${snapshot.version} versions, not ${atVersion}` })
+            )
+          }
+          // Only the current state has an ETag: a past one is no base for If-Match.
+          if (point === undefined) yield* setHeader("etag", etag(snapshot.version))
           return view
         }))
       .handle("events", ({ path }) =>
