@@ -19,7 +19,11 @@ const MIGRATION_LOCK = 7_411_001
 export class MigrationFailed extends Data.TaggedError("MigrationFailed")<{
   readonly migration: string
   readonly reason: string
-}> {}
+}> {
+  override get message() {
+    return `migration ${this.migration}: ${this.reason}`
+  }
+}
 
 interface MigrationFile {
   readonly id: number
