@@ -96,7 +96,11 @@ export const appConfig = Config.all({
     /** Fault injection for the test suite: the worker kills itself after recording a push, before the ack. */
     crashBeforeAck: withDefault(Config.boolean("WORKER_CRASH_BEFORE_ACK"), false)
   }),
-  snapshotEvery: positiveInt("SNAPSHOT_EVERY", 50),
+  /** Events between snapshots of an aggregate; 0 switches snapshots off. SNAPSHOT_EVERY_<TYPE> sets one type's. */
+  snapshotEvery: withDefault(
+    Config.integer("SNAPSHOT_EVERY").pipe(Config.validate({ message: "must be a whole number, 0 or more", validation: (n) => n >= 0 })),
+    50
+  ),
   logLevel: withDefault(Config.logLevel("LOG_LEVEL"), LogLevel.Info),
   runtime: Config.all({
     /** Commands waiting per actor; one more is refused as Overloaded (503). */
@@ -111,7 +115,10 @@ export const appConfig = Config.all({
 })
 
 export type AppConfigShape = Config.Config.Success<typeof appConfig>
-export type RuntimeSettings = AppConfigShape["runtime"]
+export type RuntimeSettings = AppConfigShape["runtime"] & {
+  /** Events between snapshots of this aggregate type; 0: none. */
+  readonly snapshotEvery?: number
+}
 
 export class AppConfig extends Context.Tag("app/AppConfig")<AppConfig, AppConfigShape>() {
   /** Reads the environment once; a ConfigError names the variable and what is wrong with it. */

@@ -43,6 +43,17 @@ export interface AggregateDefinition<State, Command extends { readonly _tag: str
    * rest. Called when the event is appended, so the notification commits with it.
    */
   readonly notify?: (event: Event, state: State) => Notification | undefined
+  /** How the state is kept in a snapshot; without this part the aggregate is always replayed in full. */
+  readonly snapshots?: SnapshotCodec<State>
+}
+
+/** A state's snapshot form. A snapshot of another schema version, or one that fails to decode, is ignored. */
+export interface SnapshotCodec<State> {
+  /** Bump it when the state's shape changes. */
+  readonly schemaVersion: number
+  readonly encode: (state: State) => unknown
+  /** The state, or why the stored form is not one. */
+  readonly decode: (stored: unknown) => Either.Either<State, string>
 }
 
 export type AnyAggregate = AggregateDefinition<any, any, any>

@@ -83,6 +83,22 @@ export interface StoredIdempotency {
   readonly result: AppendResult
 }
 
+/** An aggregate's state at a version, as the store keeps it (a cache of the fold up to there). */
+export interface StoredSnapshot {
+  readonly version: number
+  readonly schemaVersion: number
+  readonly state: unknown
+}
+
+/** What loading a stream found: the latest snapshot, if any, and the events after it. */
+export interface LoadedStream {
+  readonly snapshot: Option.Option<StoredSnapshot>
+  /** Events after the snapshot's version (all of them without one), in version order. */
+  readonly events: ReadonlyArray<RecordedEvent>
+  /** The stream's version in the store. */
+  readonly streamVersion: number
+}
+
 export interface EventStoreShape {
   readonly append: (request: AppendRequest) => Effect.Effect<AppendOutcome, VersionConflict | IdempotencyKeyReused | SqlError.SqlError>
   /** Events of one stream with a version above `afterVersion`, in version order. */
@@ -105,6 +121,12 @@ export interface EventStoreShape {
     readonly limit: number
   }) => Effect.Effect<ReadonlyArray<RecordedEvent>, UnknownPosition | SqlError.SqlError>
   readonly findIdempotency: (key: string) => Effect.Effect<Option.Option<StoredIdempotency>, SqlError.SqlError>
+  /** The latest snapshot and the events after it, in one round trip. */
+  readonly loadLatest: (streamId: string) => Effect.Effect<LoadedStream, SqlError.SqlError>
+  /** Keeps a snapshot (and the latest few before it; older ones go). */
+  readonly saveSnapshot: (
+    snapshot: StoredSnapshot & { readonly streamId: string; readonly streamType: string }
+  ) => Effect.Effect<void, SqlError.SqlError>
 }
 
 /** PostgreSQL channel notified (coalesced, after commit) when appends have committed. */

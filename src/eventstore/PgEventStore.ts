@@ -16,6 +16,9 @@ import {
   VersionConflict
 } from "./EventStore.js"
 
+/** Snapshots kept per stream: the newest and a few before it. */
+const KEPT_SNAPSHOTS = 3
+
 /** A row of `events` as selected with `eventColumns`. */
 export interface EventRow {
   readonly global_position: number
@@ -212,7 +215,57 @@ export const make = Effect.gen(function*() {
       return rows.map(toRecordedEvent)
     }).pipe(Effect.withSpan("EventStore.readAll", { attributes: { afterPosition, limit } }))
 
-  return EventStore.of({ append, readStream, streamVersion, readAll, findIdempotency })
+  /**
+   * One statement: the latest snapshot (first row, when there is one), a 'head' row that is always
+   * there and carries the stream's version, and the events after the snapshot's version.
+   */
+  const loadLatest: EventStoreShape["loadLatest"] = (streamId) =>
+    sql<EventRow & { kind: "snapshot" | "event"; stream_version: number }>`
+      WITH latest AS (
+        SELECT version, schema_version, state FROM snapshots
+        WHERE stream_id = ${streamId} ORDER BY version DESC LIMIT 1
+      ), head AS (
+        SELECT coalesce(max(version), 0)::int AS version FROM events WHERE stream_id = ${streamId}
+      )
+      SELECT 'snapshot' AS kind, (SELECT version FROM head) AS stream_version, NULL::bigint AS global_position,
+        NULL::uuid AS event_id, ${streamId} AS stream_id, NULL AS stream_type, latest.version, NULL AS event_type,
+        latest.schema_version, latest.state AS payload, NULL::jsonb AS metadata, NULL::timestamptz AS recorded_at
+      FROM latest
+      UNION ALL
+      SELECT 'event', (SELECT version FROM head), ${columns} FROM events
+      WHERE stream_id = ${streamId} AND version > coalesce((SELECT version FROM latest), 0)
+      UNION ALL
+      SELECT 'head', (SELECT version FROM head), NULL, NULL, ${streamId}, NULL, 0, NULL, 0, NULL, NULL, NULL
+      ORDER BY 1 DESC, 7`.pipe(
+      Effect.map((rows) => {
+        const snapshotRow = rows.find((row) => row.kind === "snapshot")
+        return {
+          snapshot: Option.map(Option.fromNullable(snapshotRow), (row) => ({
+            version: row.version,
+            schemaVersion: row.schema_version,
+            state: row.payload
+          })),
+          events: rows.filter((row) => row.kind === "event").map(toRecordedEvent),
+          streamVersion: rows[0]?.stream_version ?? 0
+        }
+      }),
+      Effect.withSpan("EventStore.loadLatest", { attributes: { streamId } })
+    )
+
+  const saveSnapshot: EventStoreShape["saveSnapshot"] = (snapshot) =>
+    sql`
+      WITH saved AS (
+        INSERT INTO snapshots (stream_id, version, stream_type, schema_version, state)
+        VALUES (${snapshot.streamId}, ${snapshot.version}, ${snapshot.streamType}, ${snapshot.schemaVersion},
+          ${JSON.stringify(snapshot.state)}::jsonb)
+        ON CONFLICT (stream_id, version) DO UPDATE SET schema_version = EXCLUDED.schema_version, state = EXCLUDED.state,
+          taken_at = now()
+      )
+      DELETE FROM snapshots WHERE stream_id = ${snapshot.streamId} AND version < (
+        SELECT version FROM snapshots WHERE stream_id = ${snapshot.streamId} ORDER BY version DESC OFFSET ${KEPT_SNAPSHOTS - 2} LIMIT 1
+      )`.pipe(Effect.asVoid, Effect.withSpan("EventStore.saveSnapshot", { attributes: { streamId: snapshot.streamId } }))
+
+  return EventStore.of({ append, readStream, streamVersion, readAll, findIdempotency, loadLatest, saveSnapshot })
 })
 
 export const layer = Layer.scoped(EventStore, make)

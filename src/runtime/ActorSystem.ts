@@ -10,6 +10,7 @@
  */
 import {
   Clock,
+  Config,
   type Context,
   Deferred,
   Duration,
@@ -20,6 +21,7 @@ import {
   Mailbox,
   Metric,
   MetricBoundaries,
+  Option,
   Schedule,
   type Scope
 } from "effect"
@@ -31,7 +33,8 @@ import {
   type CommandError,
   type CommandOptions,
   type CommandResult,
-  makeAggregateActor
+  makeAggregateActor,
+  type SnapshotPolicy
 } from "./AggregateActor.js"
 import { Overloaded, ShuttingDown, type StoreUnavailable } from "./errors.js"
 
@@ -108,8 +111,13 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
       return n > 0 ? Metric.incrementBy(passivations, n) : Effect.void
     })
 
+    const snapshotPolicy: SnapshotPolicy = {
+      every: settings.snapshotEvery ?? 0,
+      background: (effect) => void runFork(effect)
+    }
+
     const runActor = (cell: ActorCell) => {
-      const behavior = makeAggregateActor(definition, store, cell.id, settings.conflictRetries)
+      const behavior = makeAggregateActor(definition, store, cell.id, settings.conflictRetries, snapshotPolicy)
       const done = Effect.sync(() => {
         cell.inFlight--
         cell.lastActive = Date.now()
@@ -226,6 +234,9 @@ export const layer = <Id, State, Command extends { readonly _tag: string }, Even
     Effect.gen(function*() {
       const store = yield* EventStore
       const config = yield* AppConfig
-      return yield* makeActorSystem(definition, store, config.runtime)
+      // SNAPSHOT_EVERY_<TYPE> (SNAPSHOT_EVERY_ORDER, say) sets one aggregate type's interval.
+      const own = yield* Config.option(Config.integer(`SNAPSHOT_EVERY_${definition.streamType.toUpperCase()}`))
+      const snapshotEvery = Option.getOrElse(own, () => config.snapshotEvery)
+      return yield* makeActorSystem(definition, store, { ...config.runtime, snapshotEvery })
     })
   )

@@ -5,7 +5,7 @@
  * cached state needs no lock.
  */
 import type { SqlError } from "@effect/sql"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Metric, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { type AggregateDefinition, fold } from "../domain/aggregate.js"
 import type { EventMetadata, EventStoreShape, NewEvent, RecordedEvent } from "../eventstore/EventStore.js"
@@ -49,14 +49,50 @@ export type CommandError =
 const unavailable = (error: SqlError.SqlError) =>
   new StoreUnavailable({ message: `event store failed: ${String(error.cause ?? error.message)}` })
 
+export interface SnapshotPolicy {
+  /** Events between snapshots; 0: none. */
+  readonly every: number
+  /** Runs an effect off the command's path (snapshots are written after the answer). */
+  readonly background: (effect: Effect.Effect<void>) => void
+}
+
+export const snapshotsRejected = Metric.counter("snapshots_rejected_total", {
+  description: "Snapshots ignored (unreadable, another schema version, or ahead of the stream); the stream was replayed",
+  incremental: true
+})
+const snapshotsWritten = Metric.counter("snapshots_written_total", { description: "Snapshots written", incremental: true })
+
 export const makeAggregateActor = <State, Command extends { readonly _tag: string }, Event extends { readonly _tag: string }>(
   definition: AggregateDefinition<State, Command, Event>,
   store: EventStoreShape,
   id: string,
-  conflictRetries: number
+  conflictRetries: number,
+  snapshots: SnapshotPolicy = { every: 0, background: () => undefined }
 ) => {
   /** undefined until loaded, and again after a store failure left the outcome unknown. */
   let current: AggregateSnapshot<State> | undefined
+  const codec = snapshots.every > 0 ? definition.snapshots : undefined
+
+  /** Writes a snapshot of `at` in the background when it crossed a multiple of `every` since `from`. */
+  const snapshotIfDue = (fromVersion: number, at: AggregateSnapshot<State>) => {
+    if (codec === undefined || Math.floor(at.version / snapshots.every) === Math.floor(fromVersion / snapshots.every)) return
+    snapshots.background(
+      store.saveSnapshot({
+        streamId: id,
+        streamType: definition.streamType,
+        version: at.version,
+        schemaVersion: codec.schemaVersion,
+        state: codec.encode(at.state)
+      }).pipe(
+        Effect.zipRight(Metric.increment(Metric.tagged(snapshotsWritten, "stream_type", definition.streamType))),
+        Effect.catchAll((error) =>
+          Effect.logWarning("snapshot not written; the next one will be").pipe(
+            Effect.annotateLogs({ streamId: id, version: at.version, error: error.message })
+          )
+        )
+      )
+    )
+  }
 
   const decodeAll = (events: ReadonlyArray<RecordedEvent>) =>
     Effect.forEach(events, (event) =>
@@ -82,8 +118,53 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       Effect.mapError(unavailable)
     )
 
+  const initial: AggregateSnapshot<State> = { state: definition.initialState, version: 0 }
+
+  /** The latest snapshot and the events after it, in one round trip; a full replay when the snapshot is not usable. */
+  const loadFromSnapshot = (snapshotCodec: NonNullable<typeof codec>) =>
+    Effect.gen(function*() {
+      const loaded = yield* store.loadLatest(id).pipe(Effect.mapError(unavailable))
+      if (Option.isNone(loaded.snapshot)) {
+        const fresh = yield* foldOnto(initial, loaded.events)
+        snapshotIfDue(0, fresh)
+        return fresh
+      }
+      const stored = loaded.snapshot.value
+      const problem = stored.schemaVersion !== snapshotCodec.schemaVersion
+        ? Either.left(`schema version ${stored.schemaVersion}, not ${snapshotCodec.schemaVersion}`)
+        : stored.version > loaded.streamVersion
+        ? Either.left(`it claims version ${stored.version}, the stream has ${loaded.streamVersion}`)
+        : snapshotCodec.decode(stored.state)
+      if (Either.isLeft(problem)) {
+        yield* Metric.increment(Metric.tagged(snapshotsRejected, "stream_type", definition.streamType))
+        yield* Effect.logWarning("snapshot ignored; replaying the stream in full").pipe(
+          Effect.annotateLogs({ streamType: definition.streamType, streamId: id, snapshotVersion: stored.version, reason: problem.left })
+        )
+        const replayed = yield* catchUp(initial)
+        snapshotIfDue(0, replayed)
+        return replayed
+      }
+      const fresh = yield* foldOnto({ state: problem.right, version: stored.version }, loaded.events)
+      snapshotIfDue(stored.version, fresh)
+      return fresh
+    })
+
+  /** Folds recorded events onto a snapshot and makes the result the actor's state. */
+  const foldOnto = (from: AggregateSnapshot<State>, recorded: ReadonlyArray<RecordedEvent>) =>
+    Effect.map(decodeAll(recorded), (events): AggregateSnapshot<State> => {
+      current = {
+        state: fold(definition.evolve, from.state, events),
+        version: recorded.length > 0 ? recorded[recorded.length - 1]!.version : from.version
+      }
+      return current
+    })
+
   const load = Effect.suspend(() =>
-    current !== undefined ? Effect.succeed(current) : catchUp({ state: definition.initialState, version: 0 })
+    current !== undefined
+      ? Effect.succeed(current)
+      : codec !== undefined
+      ? loadFromSnapshot(codec)
+      : catchUp(initial)
   )
 
   const replayedResult = (snapshot: AggregateSnapshot<State>, version: number): CommandResult<State, Event> => ({
@@ -166,6 +247,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
             version: outcome.right.result.toVersion
           }
           current = next
+          snapshotIfDue(snapshot.version, next)
           return { streamId: id, version: next.version, state: next.state, events, replayed: false }
         }
 

@@ -52,7 +52,9 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
         readStream: (id, o) => Effect.suspend(() => (calls++, real.readStream(id, o))),
         streamVersion: (id) => Effect.suspend(() => (calls++, real.streamVersion(id))),
         readAll: (o) => Effect.suspend(() => (calls++, real.readAll(o))),
-        findIdempotency: (key) => Effect.suspend(() => (calls++, real.findIdempotency(key)))
+        findIdempotency: (key) => Effect.suspend(() => (calls++, real.findIdempotency(key))),
+        loadLatest: (id) => Effect.suspend(() => (calls++, real.loadLatest(id))),
+        saveSnapshot: (snapshot) => Effect.suspend(() => (calls++, real.saveSnapshot(snapshot)))
       }
       const orders = yield* makeActorSystem(orderAggregate, counting, settings())
       const id = randomUUID()

@@ -4,7 +4,7 @@ import type { OrderCommand } from "./commands.js"
 import { decideOrder } from "./decide.js"
 import { type OrderEvent, orderEvents } from "./events.js"
 import { notifyOrder } from "./notify.js"
-import { evolveOrder, initialOrderState, type OrderState } from "./state.js"
+import { evolveOrder, initialOrderState, orderSnapshots, type OrderState } from "./state.js"
 
 export const orderAggregate: AggregateDefinition<OrderState, OrderCommand, OrderEvent> = {
   streamType: "order",
@@ -12,7 +12,8 @@ export const orderAggregate: AggregateDefinition<OrderState, OrderCommand, Order
   decide: decideOrder,
   evolve: evolveOrder,
   events: orderEvents,
-  notify: notifyOrder
+  notify: notifyOrder,
+  snapshots: orderSnapshots
 }
 
 export { OrderCommand } from "./commands.js"

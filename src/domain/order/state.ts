@@ -1,6 +1,8 @@
 /** The Order's state and its event handler (`evolve`). */
+import { Either, ParseResult, Schema } from "effect"
+import type { SnapshotCodec } from "../aggregate.js"
 import type { OrderEvent } from "./events.js"
-import type { OrderLine } from "./values.js"
+import { OrderLine } from "./values.js"
 
 export type OrderStatus = "none" | "placed" | "confirmed" | "paid" | "shipped" | "delivered" | "cancelled"
 
@@ -70,4 +72,24 @@ export const evolveOrder = (state: OrderState, event: OrderEvent): OrderState =>
     case "OrderCancelled":
       return { ...state, status: "cancelled", cancellationReason: event.reason }
   }
+}
+
+/** The state as a schema, for snapshots. */
+const OrderStateSchema = Schema.Struct({
+  status: Schema.Literal("none", "placed", "confirmed", "paid", "shipped", "delivered", "cancelled"),
+  customerId: Schema.NullOr(Schema.String),
+  currency: Schema.NullOr(Schema.String),
+  lines: Schema.Array(OrderLine),
+  totalCents: Schema.Number,
+  payment: Schema.NullOr(Schema.Struct({ amountCents: Schema.Number, method: Schema.String })),
+  shipment: Schema.NullOr(Schema.Struct({ carrier: Schema.String, trackingNumber: Schema.String })),
+  cancellationReason: Schema.NullOr(Schema.String)
+})
+
+const decodeState = Schema.decodeUnknownEither(OrderStateSchema, { onExcessProperty: "error" })
+
+export const orderSnapshots: SnapshotCodec<OrderState> = {
+  schemaVersion: 1,
+  encode: Schema.encodeSync(OrderStateSchema),
+  decode: (stored) => Either.mapLeft(decodeState(stored), (error) => ParseResult.TreeFormatter.formatErrorSync(error))
 }

@@ -45,6 +45,20 @@ describe("Order history properties", () => {
       { numRuns: 300 }
     ))
 
+  it("a snapshot at any point, stored as JSON and read back, plus the tail gives the state of a full replay", () =>
+    fc.assert(
+      fc.property(orderScript, fc.nat(), (script, cut) => {
+        const { history, state } = run(script)
+        const codec = orderAggregate.snapshots!
+        const at = history.length === 0 ? 0 : cut % (history.length + 1)
+        const prefix = fold(orderAggregate.evolve, orderAggregate.initialState, history.slice(0, at))
+        const stored: unknown = JSON.parse(JSON.stringify(codec.encode(prefix)))
+        const restored = Either.getOrThrow(codec.decode(stored))
+        expect(fold(orderAggregate.evolve, restored, history.slice(at))).toEqual(state)
+      }),
+      { numRuns: 300 }
+    ))
+
   it("every state the decider lets an order reach keeps the rules", () =>
     fc.assert(
       fc.property(orderScript, (script) => {
