@@ -3,12 +3,12 @@ import { Context, Duration, Effect, Exit, FastCheck as fc, Fiber, Layer, Runtime
 import { randomUUID } from "node:crypto"
 import { StoreLive } from "../../src/app.js"
 import { fold } from "../../src/domain/aggregate.js"
-import { orderAggregate, type OrderCommand, type OrderState } from "../../src/domain/order/index.js"
+import { orderAggregate, type OrderCommand } from "../../src/domain/order/index.js"
 import { EventStore, type EventStoreShape } from "../../src/eventstore/EventStore.js"
 import { makeActorSystem } from "../../src/runtime/ActorSystem.js"
 import { testConfig } from "../support/layers.js"
-import { orderScript, placeCommand, toCommand } from "../support/orderHistories.js"
-import { addOne, options, placeOrder, settings } from "../support/orders.js"
+import { orderScript } from "../support/orderHistories.js"
+import { addOne, options, placeOrder, runScript, settings } from "../support/orders.js"
 
 const StoreTest = StoreLive.pipe(Layer.provide(testConfig()))
 
@@ -208,13 +208,7 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
         fc.assert(
           fc.asyncProperty(orderScript, (script) =>
             Effect.gen(function*() {
-              const id = randomUUID()
-              let state: OrderState = orderAggregate.initialState
-              yield* Effect.exit(orders.execute(id, placeCommand(script, randomUUID()), options()))
-              for (const intent of script.intents) {
-                state = (yield* orders.read(id)).state
-                yield* Effect.exit(orders.execute(id, toCommand(intent, state), options()))
-              }
+              const id = yield* runScript(orders, script)
               const reported = yield* orders.read(id)
               const history = yield* decoded(store, id)
               expect(reported.version).toBe(history.length)

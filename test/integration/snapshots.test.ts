@@ -4,13 +4,13 @@ import { Effect, FastCheck as fc, Layer, Metric, Runtime } from "effect"
 import { randomUUID } from "node:crypto"
 import { StoreLive } from "../../src/app.js"
 import { fold } from "../../src/domain/aggregate.js"
-import { orderAggregate, type OrderState } from "../../src/domain/order/index.js"
+import { orderAggregate } from "../../src/domain/order/index.js"
 import { EventStore, type EventStoreShape } from "../../src/eventstore/EventStore.js"
 import { makeActorSystem } from "../../src/runtime/ActorSystem.js"
 import { snapshotsRejected } from "../../src/runtime/AggregateActor.js"
 import { testConfig } from "../support/layers.js"
-import { orderScript, placeCommand, toCommand } from "../support/orderHistories.js"
-import { addOne, options, placeOrder, settings } from "../support/orders.js"
+import { orderScript } from "../support/orderHistories.js"
+import { addOne, options, placeOrder, runScript, settings } from "../support/orders.js"
 
 const StoreTest = StoreLive.pipe(Layer.provide(testConfig()))
 
@@ -72,13 +72,7 @@ layer(StoreTest, { excludeTestServices: true })("snapshots", (it) => {
         fc.assert(
           fc.asyncProperty(orderScript, (script) =>
             Effect.gen(function*() {
-              const id = randomUUID()
-              let state: OrderState = orderAggregate.initialState
-              yield* Effect.exit(writer.execute(id, placeCommand(script, randomUUID()), options()))
-              for (const intent of script.intents) {
-                state = (yield* writer.read(id)).state
-                yield* Effect.exit(writer.execute(id, toCommand(intent, state), options()))
-              }
+              const id = yield* runScript(writer, script)
               const { calls, store: counting } = counted(store)
               const reader = yield* makeActorSystem(orderAggregate, counting, settings({ snapshotEvery: 3 }))
               const loaded = yield* reader.read(id)

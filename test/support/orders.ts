@@ -1,9 +1,11 @@
 /** Order commands and runtime settings for runtime tests. */
-import { Duration } from "effect"
+import { Duration, Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import type { RuntimeSettings } from "../../src/config.js"
-import { OrderCommand } from "../../src/domain/order/index.js"
+import { OrderCommand, type OrderEvent, type OrderState } from "../../src/domain/order/index.js"
+import type { ActorSystem } from "../../src/runtime/ActorSystem.js"
 import type { CommandOptions } from "../../src/runtime/AggregateActor.js"
+import { type OrderScript, placeCommand, toCommand } from "./orderHistories.js"
 
 export const at = "2026-05-06T07:08:09.000Z"
 
@@ -24,3 +26,18 @@ export const placeOrder = (lines = [{ sku: "A", quantity: 1, unitPriceCents: 100
   OrderCommand.PlaceOrder({ customerId: randomUUID(), currency: "EUR", lines, at })
 
 export const addOne = (sku = "A") => OrderCommand.AddItem({ sku, quantity: 1, unitPriceCents: 100, at })
+
+/** Runs a random order script through an actor system (refused commands included); gives the order id. */
+export const runScript = (
+  orders: ActorSystem<OrderState, OrderCommand, OrderEvent>,
+  script: OrderScript
+) =>
+  Effect.gen(function*() {
+    const id = randomUUID()
+    yield* Effect.exit(orders.execute(id, placeCommand(script, randomUUID()), options()))
+    for (const intent of script.intents) {
+      const { state } = yield* orders.read(id)
+      yield* Effect.exit(orders.execute(id, toCommand(intent, state), options()))
+    }
+    return id
+  })
