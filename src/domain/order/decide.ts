@@ -128,7 +128,13 @@ export const decideOrder = (command: OrderCommand, state: OrderState): Decision 
           `the amount ${command.amountCents} does not equal the order total ${state.totalCents}`
         )
       }
-      return emit({ _tag: "OrderPaid", amountCents: command.amountCents, method: command.method, paidAt: command.at })
+      return emit({
+        _tag: "OrderPaid",
+        amountCents: command.amountCents,
+        paymentMethod: command.method,
+        installments: 1,
+        paidAt: command.at
+      })
     case "Ship":
       if (state.status === "cancelled") return refuse("order-cancelled", "the order is cancelled")
       if (state.status !== "paid") return refuse("ship-only-when-paid", `the order is ${state.status}, not paid`)

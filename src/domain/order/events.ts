@@ -19,9 +19,15 @@ export const ItemAdded = Schema.TaggedStruct("ItemAdded", {
 })
 export const ItemRemoved = Schema.TaggedStruct("ItemRemoved", { sku: Schema.String })
 export const OrderConfirmed = Schema.TaggedStruct("OrderConfirmed", { confirmedAt: Instant })
+/**
+ * Schema history: v1 {amountCents, method, paidAt}; v2 added `installments` (v1 payments were made
+ * at once: 1); v3 renamed `method` to `paymentMethod`. Stored events keep the version they were
+ * written with; the upcasters below lift them when they are read.
+ */
 export const OrderPaid = Schema.TaggedStruct("OrderPaid", {
   amountCents: Schema.Number,
-  method: Schema.String,
+  paymentMethod: Schema.String,
+  installments: Schema.Int,
   paidAt: Instant
 })
 export const OrderShipped = Schema.TaggedStruct("OrderShipped", {
@@ -52,7 +58,13 @@ export const orderEvents = makeEventCatalog(OrderEvent, {
   ItemAdded: { schemaVersion: 1 },
   ItemRemoved: { schemaVersion: 1 },
   OrderConfirmed: { schemaVersion: 1 },
-  OrderPaid: { schemaVersion: 1 },
+  OrderPaid: {
+    schemaVersion: 3,
+    upcasters: {
+      1: (data) => ({ ...data, installments: 1 }),
+      2: ({ method, ...rest }) => ({ ...rest, paymentMethod: method })
+    }
+  },
   OrderShipped: { schemaVersion: 1 },
   OrderDelivered: { schemaVersion: 1 },
   OrderCancelled: { schemaVersion: 1 }

@@ -13,7 +13,7 @@ export const notifyOrder = (event: OrderEvent, state: OrderState): Notification 
     case "OrderConfirmed":
       return tell("confirmed", { totalCents: state.totalCents, currency: state.currency ?? "" })
     case "OrderPaid":
-      return tell("paid", { amountCents: event.amountCents, currency: state.currency ?? "", method: event.method })
+      return tell("paid", { amountCents: event.amountCents, currency: state.currency ?? "", method: event.paymentMethod })
     case "OrderShipped":
       return tell("shipped", { carrier: event.carrier, trackingNumber: event.trackingNumber })
     case "OrderDelivered":

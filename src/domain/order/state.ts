@@ -60,7 +60,7 @@ export const evolveOrder = (state: OrderState, event: OrderEvent): OrderState =>
     case "OrderConfirmed":
       return { ...state, status: "confirmed" }
     case "OrderPaid":
-      return { ...state, status: "paid", payment: { amountCents: event.amountCents, method: event.method } }
+      return { ...state, status: "paid", payment: { amountCents: event.amountCents, method: event.paymentMethod } }
     case "OrderShipped":
       return {
         ...state,

@@ -2,6 +2,7 @@ import { Either, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { makeEventCatalog } from "../../../src/domain/events.js"
 import { orderEvents } from "../../../src/domain/order/events.js"
+import golden from "../../golden/order-events.json" with { type: "json" }
 
 describe("event catalogue", () => {
   it("stores an event as type, schema version and data without the tag, and reads it back", () => {
@@ -39,5 +40,19 @@ describe("event catalogue", () => {
     expect(catalog.decode({ type: "Renamed", schemaVersion: 2, data: { fullName: "Ada", tier: "gold" } }))
       .toEqual(Either.right({ _tag: "Renamed", fullName: "Ada", tier: "gold", active: true }))
     expect(catalog.encode({ _tag: "Renamed", fullName: "Ada", tier: "gold", active: false }).schemaVersion).toBe(3)
+  })
+
+  it.each(golden.cases.map((example) => [`${example.stored.type} v${example.stored.schemaVersion}`, example] as const))(
+    "golden: a stored %s reads as today's event",
+    (_, example) => {
+      expect(orderEvents.decode(example.stored)).toEqual(Either.right(example.reads))
+    }
+  )
+
+  it("writes OrderPaid at its current version, and what it writes reads back", () => {
+    const event = { _tag: "OrderPaid" as const, amountCents: 100, paymentMethod: "card", installments: 2, paidAt: "2026-01-01T00:00:00.000Z" }
+    const stored = orderEvents.encode(event)
+    expect(stored.schemaVersion).toBe(3)
+    expect(orderEvents.decode(stored)).toEqual(Either.right(event))
   })
 })

@@ -9,7 +9,7 @@ const line = (sku: string, quantity = 1, unitPriceCents = 1000) => ({ sku, quant
 
 const placed: OrderEvent = { _tag: "OrderPlaced", customerId, currency: "EUR", lines: [line("A", 2, 1500)], placedAt: at }
 const confirmed: OrderEvent = { _tag: "OrderConfirmed", confirmedAt: at }
-const paid: OrderEvent = { _tag: "OrderPaid", amountCents: 3000, method: "card", paidAt: at }
+const paid: OrderEvent = { _tag: "OrderPaid", amountCents: 3000, paymentMethod: "card", installments: 1, paidAt: at }
 const shipped: OrderEvent = { _tag: "OrderShipped", carrier: "DHL", trackingNumber: "JD0001", shippedAt: at }
 const delivered: OrderEvent = { _tag: "OrderDelivered", deliveredAt: at }
 const cancelled: OrderEvent = { _tag: "OrderCancelled", reason: "changed my mind", cancelledAt: at }
