@@ -232,8 +232,14 @@ export const make = Effect.gen(function*() {
         latest.schema_version, latest.state AS payload, NULL::jsonb AS metadata, NULL::timestamptz AS recorded_at
       FROM latest
       UNION ALL
+      -- After a snapshot, the versions past it are named one by one: a plain "version > x" with x
+      -- unknown at planning makes the planner expect a third of the stream and scan the table.
       SELECT 'event', (SELECT version FROM head), ${columns} FROM events
-      WHERE stream_id = ${streamId} AND version > coalesce((SELECT version FROM latest), 0)
+      WHERE stream_id = ${streamId} AND EXISTS (SELECT 1 FROM latest)
+        AND version = ANY (ARRAY(SELECT generate_series((SELECT version FROM latest) + 1, (SELECT version FROM head))))
+      UNION ALL
+      SELECT 'event', (SELECT version FROM head), ${columns} FROM events
+      WHERE stream_id = ${streamId} AND NOT EXISTS (SELECT 1 FROM latest)
       UNION ALL
       SELECT 'head', (SELECT version FROM head), NULL, NULL, ${streamId}, NULL, 0, NULL, 0, NULL, NULL, NULL
       ORDER BY 1 DESC, 7`.pipe(
