@@ -2,6 +2,7 @@
  * The HTTP API end to end: a real server on a free port, the real actors and PostgreSQL, Node's fetch.
  * Each test places its own orders (random ids), so tests run in parallel and again without cleanup.
  */
+import { orderEvents } from "../../src/domain/order/events.js"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
@@ -121,14 +122,15 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
         expect(events.map((event) => event.metadata.correlationId)).toEqual(correlationIds)
         for (const event of events) {
           expect(event.metadata).toMatchObject({ userId, causationId: null })
-          expect(event.schemaVersion).toBe(1)
+          // Written at each type's current schema version (OrderPaid has evolved to 3).
+          expect(event.schemaVersion).toBe(orderEvents.schemaVersionOf(event.type))
           expect(Number.isNaN(Date.parse(event.recordedAt))).toBe(false)
           expect(Number.isInteger(event.globalPosition)).toBe(true)
         }
         const positions = events.map((event) => event.globalPosition as number)
         expect(positions).toEqual([...positions].sort((a, b) => a - b))
         expect(events[0].data).toMatchObject({ customerId, currency: "EUR", lines: [{ sku: "A-1", quantity: 2 }] })
-        expect(events[4].data).toMatchObject({ amountCents: 500, method: "card" })
+        expect(events[4].data).toMatchObject({ amountCents: 500, paymentMethod: "card", installments: 1 })
       }))
 
     it.effect("a placed order can be cancelled with a reason, and a cancelled order refuses further commands", () =>
