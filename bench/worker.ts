@@ -100,7 +100,7 @@ const workerEnv = (databaseUrl: string, prefix: string, gateway: DevPushGateway)
   DATABASE_URL: databaseUrl,
   MESSAGING_PREFIX: prefix,
   PUSH_GATEWAY_URL: gateway.url,
-  WORKER_PORT: String(45_000 + Math.floor(Math.random() * 5_000))
+  WORKER_PORT: "0"
 })
 
 /** One worker process draining a full queue. */

@@ -91,8 +91,13 @@ export const appConfig = Config.all({
     maxAttempts: positiveInt("WORKER_MAX_ATTEMPTS", 5),
     /** The wait before the first retry; each next one waits twice as long. */
     retryBaseDelay: withDefault(Config.duration("WORKER_RETRY_BASE_DELAY"), Duration.seconds(1)),
-    /** Port of the worker's /health and /metrics. */
-    port: withDefault(Config.port("WORKER_PORT"), 3001),
+    /** Port of the worker's /health and /metrics (0: any free port, logged at start). */
+    port: withDefault(
+      Config.integer("WORKER_PORT").pipe(
+        Config.validate({ message: "must be a port number, or 0 for any free port", validation: (n) => n >= 0 && n <= 65_535 })
+      ),
+      3001
+    ),
     /** Fault injection for the test suite: the worker kills itself after recording a push, before the ack. */
     crashBeforeAck: withDefault(Config.boolean("WORKER_CRASH_BEFORE_ACK"), false)
   }),

@@ -39,7 +39,12 @@ export const startCli = (args: ReadonlyArray<string>, env: Readonly<Record<strin
       child.stdout!.on("data", collect)
       child.stderr!.on("data", collect)
       const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-        child.on("exit", (code, signal) => resolve({ code, signal }))
+        child.on("exit", (code, signal) => {
+          // A last line without its newline is still something it said.
+          if (partial.length > 0) lines.push(partial)
+          partial = ""
+          resolve({ code, signal })
+        })
       )
       const handle: CliProcess = {
         pid: child.pid!,

@@ -18,22 +18,24 @@ import { startCli } from "../../bench/lib/processes.js"
 /** A migrated database, a prefix and a push provider of the test's own; the workers are processes. */
 const Environment = Layer.merge(messagingEnvironment, pushGatewayLayer)
 
-let nextPort = 41_000 + Math.floor(Math.random() * 10_000)
+const CONSUMING = /worker consuming/
+const LISTENING = /Listening on http:\/\/[^:"]+:(\d+)/
 
-const workerProcess = (env: MessagingEnvironment, push: TestPush, extra: Readonly<Record<string, string>> = {}) => {
-  const port = nextPort++
-  return Effect.map(
-    startCli(["worker"], {
+/** A worker process on a free port; gives it and the port its /metrics are on, once it consumes. */
+const workerProcess = (env: MessagingEnvironment, push: TestPush, extra: Readonly<Record<string, string>> = {}) =>
+  Effect.gen(function*() {
+    const process = yield* startCli(["worker"], {
       DATABASE_URL: env.databaseUrl,
       MESSAGING_PREFIX: env.prefix,
       PUSH_GATEWAY_URL: push.gateway.url,
-      WORKER_PORT: String(port),
+      WORKER_PORT: "0",
       WORKER_RETRY_BASE_DELAY: "100 millis",
       ...extra
-    }),
-    (process) => ({ process, port })
-  )
-}
+    })
+    const listening = yield* process.waitForLine(LISTENING, 30_000)
+    yield* process.waitForLine(CONSUMING, 30_000)
+    return { process, port: Number(LISTENING.exec(listening)![1]) }
+  })
 
 const sentBy = (port: number) =>
   Effect.promise(async () => {
@@ -41,7 +43,6 @@ const sentBy = (port: number) =>
     return Number(/^notifications_sent_total (\d+)$/m.exec(text)?.[1] ?? 0)
   })
 
-const CONSUMING = /worker consuming/
 
 layer(Environment, { excludeTestServices: true })("notification workers as processes", (it) => {
   it.scoped("a worker killed after the push, before its ack: the task comes back and is not pushed again", () =>
@@ -49,14 +50,12 @@ layer(Environment, { excludeTestServices: true })("notification workers as proce
       const env = yield* TestMessaging
       const push = yield* TestPushGateway
       const crashing = yield* workerProcess(env, push, { WORKER_CRASH_BEFORE_ACK: "true" })
-      yield* crashing.process.waitForLine(CONSUMING, 30_000)
       const task = newTask()
       yield* publishTasks(env.names, [task])
       yield* eventually("the push was sent", deliveredFor(push, task.eventId), (received) => received.length === 1)
       expect(yield* crashing.process.exited).toMatchObject({ signal: "SIGKILL" })
 
-      const survivor = yield* workerProcess(env, push)
-      yield* survivor.process.waitForLine(CONSUMING, 30_000)
+      yield* workerProcess(env, push)
       yield* eventually("the redelivered task was settled", queueDepth(env.names.pushQueue), (depth) => depth === 0)
       yield* Effect.sleep("1 second")
       expect(yield* requestsFor(push, task.eventId)).toHaveLength(1)
@@ -67,7 +66,6 @@ layer(Environment, { excludeTestServices: true })("notification workers as proce
       const env = yield* TestMessaging
       const push = yield* TestPushGateway
       const workers = [yield* workerProcess(env, push), yield* workerProcess(env, push)]
-      for (const worker of workers) yield* worker.process.waitForLine(CONSUMING, 30_000)
       const tasks = Array.from({ length: 300 }, () => newTask())
       yield* publishTasks(env.names, tasks)
       yield* eventually(
@@ -88,7 +86,6 @@ layer(Environment, { excludeTestServices: true })("notification workers as proce
       const push = yield* TestPushGateway
       push.answerWith(() => ({ status: 200, delayMs: 1500 }))
       const worker = yield* workerProcess(env, push)
-      yield* worker.process.waitForLine(CONSUMING, 30_000)
       const tasks = Array.from({ length: 5 }, () => newTask())
       yield* publishTasks(env.names, tasks)
       yield* eventually("the pushes are in flight", Effect.sync(() => push.gateway.requests.length), (n) => n >= 5)
