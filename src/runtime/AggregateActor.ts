@@ -94,16 +94,23 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
     )
   }
 
+  // A plain loop: loading a long stream decodes every event, and an effect per event would cost more
+  // than the decoding.
   const decodeAll = (events: ReadonlyArray<RecordedEvent>) =>
-    Effect.forEach(events, (event) =>
-      Either.match(definition.events.decode(event), {
-        onLeft: (error) =>
-          Effect.dieMessage(
-            `${definition.streamType} ${id} v${event.version}: cannot read stored ${error.type} ` +
-              `(schema version ${error.schemaVersion}): ${error.reason}`
-          ),
-        onRight: Effect.succeed
-      }))
+    Effect.suspend(() => {
+      const decoded: Array<Event> = []
+      for (const event of events) {
+        const result = definition.events.decode(event)
+        if (Either.isLeft(result)) {
+          return Effect.dieMessage(
+            `${definition.streamType} ${id} v${event.version}: cannot read stored ${result.left.type} ` +
+              `(schema version ${result.left.schemaVersion}): ${result.left.reason}`
+          )
+        }
+        decoded.push(result.right)
+      }
+      return Effect.succeed(decoded)
+    })
 
   /** Reads what the store has past `from` and folds it on. */
   const catchUp = (from: AggregateSnapshot<State>) =>
