@@ -10,7 +10,7 @@ TSX := node_modules/.bin/tsx
 INSTALLED := node_modules/.installed
 
 .PHONY: help install services services-down services-status run relay worker push-sink test test-unit typecheck migrate \
-	bench bench-replay bench-outbox bench-worker bench-projection project
+	bench bench-replay bench-commands bench-outbox bench-worker bench-projection project
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
 PUSH_SINK_PORT ?= 4000
@@ -65,7 +65,7 @@ test: services typecheck ## the whole suite: unit, integration and end-to-end, a
 test-unit: $(INSTALLED) ## the unit tests only (no services needed)
 	@node_modules/.bin/vitest run --project unit
 
-bench: bench-replay bench-outbox bench-worker bench-projection ## every benchmark; results in bench/results/
+bench: bench-replay bench-commands bench-outbox bench-worker bench-projection ## every benchmark; results in bench/results/
 
 bench-outbox: services ## outbox: commit → broker confirm at 1,000 events/s, and draining 100,000 events
 	@node --import tsx bench/outbox.ts
@@ -78,3 +78,6 @@ bench-projection: services ## projection lag at 1,000 events/s, and rebuilding f
 
 bench-replay: services ## loading an aggregate of 100 … 100,000 events: full replay, snapshots, bare SELECT
 	@node --import tsx bench/replay.ts
+
+bench-commands: services ## commands through the runtime and HTTP against bare INSERTs: 1,000 orders and one hot order
+	@node --import tsx bench/commands.ts
