@@ -18,12 +18,13 @@ import { parseArgs } from "node:util"
 import { RelayLive, RuntimeLive } from "../src/app.js"
 import { OrderActors } from "../src/aggregates.js"
 import { AppConfig } from "../src/config.js"
-import { orderAggregate, OrderCommand, type OrderState } from "../src/domain/order/index.js"
+import { orderAggregate, type OrderState } from "../src/domain/order/index.js"
 import { type DevPushGateway, startDevPushGateway } from "../src/notifications/DevPushGateway.js"
 import type { NotificationTask, Topology } from "../src/outbox/messages.js"
 import { declareTopology } from "../src/outbox/RabbitPublisher.js"
 import { runPrefix, settings } from "./lib/brokers.js"
 import { freshDatabase } from "./lib/database.js"
+import { LIFE_LENGTH, lifeOf } from "./lib/load.js"
 import { startCli } from "./lib/processes.js"
 import { withProgress } from "./lib/progress.js"
 import { markdownTable, runBenchmark } from "./lib/report.js"
@@ -36,8 +37,6 @@ export interface WorkerBenchSettings {
   readonly warmupSeconds: number
   readonly quiet: boolean
 }
-
-const at = "2026-01-01T00:00:00.000Z"
 
 const task = (): NotificationTask => ({
   taskVersion: 1,
@@ -167,21 +166,8 @@ const bareThroughput = (options: WorkerBenchSettings) =>
     return { tasks: options.tasks, millis: Date.now() - started }
   }).pipe(Effect.scoped)
 
-const lifeOf = (step: number, state: OrderState): OrderCommand => {
-  switch (step) {
-    case 0:
-      return OrderCommand.PlaceOrder({ customerId: randomUUID(), currency: "EUR", lines: [{ sku: "sku-1", quantity: 2, unitPriceCents: 1250 }], at })
-    case 1:
-      return OrderCommand.Confirm({ at })
-    case 2:
-      return OrderCommand.Pay({ amountCents: state.totalCents, method: "card", at })
-    case 3:
-      return OrderCommand.Ship({ carrier: "DHL", trackingNumber: "JD014600003958", at })
-    default:
-      return OrderCommand.Deliver({ at })
-  }
-}
-const NOTIFYING_STEPS = new Map([[1, "confirmed"], [2, "paid"], [3, "shipped"], [4, "delivered"]])
+/** The steps of an order's life that notify its customer, and what they are called. */
+const NOTIFYING_STEPS = new Map([[2, "confirmed"], [3, "paid"], [4, "shipped"], [5, "delivered"]])
 
 /** Commands through the runtime at a steady rate; command sent → push received, per notification. */
 const commandToPush = (options: WorkerBenchSettings) =>
@@ -229,7 +215,7 @@ const commandToPush = (options: WorkerBenchSettings) =>
                 }).pipe(
                   Effect.tap((result) =>
                     Effect.sync(() => {
-                      if (order.step < 4) ready.push({ id: order.id, step: order.step + 1, state: result.state })
+                      if (order.step + 1 < LIFE_LENGTH) ready.push({ id: order.id, step: order.step + 1, state: result.state })
                     })
                   ),
                   Effect.orDie

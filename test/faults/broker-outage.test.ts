@@ -10,9 +10,9 @@ import { randomUUID } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { OrderActors } from "../../src/aggregates.js"
-import { EventStore, type RecordedEvent } from "../../src/eventstore/EventStore.js"
 import * as Outbox from "../../src/outbox/OutboxStore.js"
 import {
+  allEvents,
   appOnEnvironment,
   orderLifeAfterPlacing,
   readQueue,
@@ -47,16 +47,6 @@ const steadyTraffic = (state: { stop: boolean }) =>
       yield* Effect.sleep("50 millis")
     }
   })
-
-const allEvents = Effect.gen(function*() {
-  const store = yield* EventStore
-  const events: Array<RecordedEvent> = []
-  for (;;) {
-    const page = yield* store.readAll({ afterPosition: events.at(-1)?.globalPosition ?? 0, limit: 1000 })
-    if (page.length === 0) return events
-    events.push(...page)
-  }
-})
 
 const NOTIFIED = new Set(["OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered"])
 

@@ -2,9 +2,10 @@ import { expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { randomUUID } from "node:crypto"
 import { OrderActors } from "../../src/aggregates.js"
-import { EventStore, type RecordedEvent } from "../../src/eventstore/EventStore.js"
+import { EventStore } from "../../src/eventstore/EventStore.js"
 import * as Outbox from "../../src/outbox/OutboxStore.js"
 import {
+  allEvents,
   appOnEnvironment,
   orderLifeAfterPlacing,
   readQueue,
@@ -26,17 +27,6 @@ const runOrderLives = (count: number) =>
       }), { concurrency: 16, discard: true })
     return ids
   })
-
-/** Every event in the store, in commit order. */
-const allEvents = Effect.gen(function*() {
-  const store = yield* EventStore
-  const events: Array<RecordedEvent> = []
-  for (;;) {
-    const page = yield* store.readAll({ afterPosition: events.at(-1)?.globalPosition ?? 0, limit: 1000 })
-    if (page.length === 0) return events
-    events.push(...page)
-  }
-})
 
 layer(Outbox.layer.pipe(Layer.provideMerge(appOnEnvironment({ relay: true }))), { excludeTestServices: true })("outbox relay", (it) => {
   it.effect("publishes every event to Kafka in version order per key, and the notifications to RabbitMQ", () =>

@@ -7,9 +7,17 @@ import { expect, layer } from "@effect/vitest"
 import { Effect, Fiber, Layer, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import { OrderActors } from "../../src/aggregates.js"
-import { EventStore, type RecordedEvent } from "../../src/eventstore/EventStore.js"
+import type { RecordedEvent } from "../../src/eventstore/EventStore.js"
 import * as Outbox from "../../src/outbox/OutboxStore.js"
-import { appOnEnvironment, type MessagingEnvironment, orderLifeAfterPlacing, readTopic, TestMessaging, versionsByKey } from "../support/messaging.js"
+import {
+  allEvents,
+  appOnEnvironment,
+  type MessagingEnvironment,
+  orderLifeAfterPlacing,
+  readTopic,
+  TestMessaging,
+  versionsByKey
+} from "../support/messaging.js"
 import { options, placeOrder } from "../support/orders.js"
 import { startCli } from "../../bench/lib/processes.js"
 
@@ -33,16 +41,6 @@ const orderLives = (count: number, concurrency: number) =>
         for (const command of orderLifeAfterPlacing(placed.state.totalCents)) yield* orders.execute(id, command, options())
       }), { concurrency, discard: true })
   })
-
-const allEvents = Effect.gen(function*() {
-  const store = yield* EventStore
-  const events: Array<RecordedEvent> = []
-  for (;;) {
-    const page = yield* store.readAll({ afterPosition: events.at(-1)?.globalPosition ?? 0, limit: 1000 })
-    if (page.length === 0) return events
-    events.push(...page)
-  }
-})
 
 /** Waits until every outbox row is behind its destination's cursor. */
 const drained = Effect.flatMap(Outbox.OutboxStore, (outbox) =>

@@ -12,6 +12,7 @@ import { appConfig } from "../../src/config.js"
 import { topology, type Topology } from "../../src/outbox/messages.js"
 import { declareTopology } from "../../src/outbox/RabbitPublisher.js"
 import { OrderCommand } from "../../src/domain/order/index.js"
+import { EventStore, type RecordedEvent } from "../../src/eventstore/EventStore.js"
 import { runMigrationsOn, scratchDatabase } from "./databases.js"
 import { type ConfigOverrides, testConfig } from "./layers.js"
 import { at } from "./orders.js"
@@ -151,3 +152,14 @@ export const versionsByKey = (messages: ReadonlyArray<KafkaMessage>) => {
   }
   return byKey
 }
+
+/** Every event in the store, in commit order. */
+export const allEvents = Effect.gen(function*() {
+  const store = yield* EventStore
+  const events: Array<RecordedEvent> = []
+  for (;;) {
+    const page = yield* store.readAll({ afterPosition: events.at(-1)?.globalPosition ?? 0, limit: 1000 })
+    if (page.length === 0) return events
+    events.push(...page)
+  }
+})
