@@ -1,6 +1,8 @@
 /**
- * How the pieces are wired: settings → database pool → migrations → event store → actor systems.
- * Each layer constant is built once; the CLI picks the ones a command needs.
+ * How the pieces are wired: settings → database pool → migrations → event store → actor systems,
+ * and beside them the HTTP API, the outbox relay, the projector and the notification worker. Each
+ * layer constant is built once; the CLI picks the ones a command needs (`serve`: API, relay and
+ * projector; `relay`, `project`, `worker`: one each).
  */
 import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
