@@ -9,6 +9,7 @@
  * they accepted, and then the scope ends.
  */
 import {
+  Chunk,
   Clock,
   Config,
   type Context,
@@ -52,7 +53,18 @@ export interface ActorSystem<State, Command, Event> {
 }
 
 type Envelope =
-  | { readonly _tag: "Execute"; readonly run: (actor: Behavior) => Effect.Effect<void> }
+  /** Anything for the actor to do alone, in turn. */
+  | { readonly _tag: "Run"; readonly run: (actor: Behavior) => Effect.Effect<void> }
+  /** A plain command (no expected version, no idempotency key): it may be decided with its neighbours. */
+  | {
+    readonly _tag: "Command"
+    readonly command: any
+    readonly options: CommandOptions
+    readonly reply: Deferred.Deferred<CommandResult<any, any>, CommandError>
+  }
+
+/** Commands decided together at most, when that many are waiting. */
+const MAX_BATCH = 256
 
 type Behavior = ReturnType<typeof makeAggregateActor<any, any, any>>
 
@@ -118,14 +130,37 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
 
     const runActor = (cell: ActorCell) => {
       const behavior = makeAggregateActor(definition, store, cell.id, settings.conflictRetries, snapshotPolicy)
-      const done = Effect.sync(() => {
-        cell.inFlight--
-        cell.lastActive = Date.now()
-      })
-      return cell.mailbox.take.pipe(
-        Effect.flatMap((envelope) => Effect.ensuring(envelope.run(behavior), done)),
+      const finished = (count: number) =>
+        Effect.sync(() => {
+          cell.inFlight -= count
+          cell.lastActive = Date.now()
+        })
+      // Everything waiting is taken at once; runs of plain commands are decided together.
+      const handle = (envelopes: ReadonlyArray<Envelope>): Effect.Effect<void> =>
+        Effect.gen(function*() {
+          let i = 0
+          while (i < envelopes.length) {
+            const envelope = envelopes[i]!
+            if (envelope._tag === "Run") {
+              yield* Effect.ensuring(envelope.run(behavior), finished(1))
+              i++
+              continue
+            }
+            const batch: Array<Extract<Envelope, { _tag: "Command" }>> = []
+            while (i < envelopes.length && envelopes[i]!._tag === "Command" && batch.length < MAX_BATCH) {
+              batch.push(envelopes[i] as Extract<Envelope, { _tag: "Command" }>)
+              i++
+            }
+            const exits = yield* behavior.executeBatch(batch).pipe(Effect.ensuring(finished(batch.length)))
+            yield* Effect.forEach(batch, (item, j) => Deferred.done(item.reply, exits[j]!), { discard: true })
+          }
+        })
+      return cell.mailbox.takeAll.pipe(
+        Effect.flatMap(([envelopes, done]) =>
+          Effect.zipRight(handle(Chunk.toReadonlyArray(envelopes)), done ? Effect.fail("done" as const) : Effect.void)
+        ),
         Effect.forever,
-        Effect.catchTag("NoSuchElementException", () => Effect.void)
+        Effect.catchAll(() => Effect.void)
       )
     }
 
@@ -163,12 +198,15 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
     }
 
     const ask = <A, E>(id: string, work: (actor: Behavior) => Effect.Effect<A, E>) =>
-      Effect.gen(function*() {
-        const reply = yield* Deferred.make<A, E>()
-        const envelope: Envelope = {
-          _tag: "Execute",
+      Effect.flatMap(Deferred.make<A, E>(), (reply) =>
+        send(id, {
+          _tag: "Run",
           run: (actor) => Effect.exit(work(actor)).pipe(Effect.flatMap((exit) => Deferred.done(reply, exit)))
-        }
+        }, reply))
+
+    /** Hands the envelope to the actor and waits for `reply`. */
+    const send = <A, E>(id: string, envelope: Envelope, reply: Deferred.Deferred<A, E>) =>
+      Effect.gen(function*() {
         const delivered = deliver(id, envelope)
         yield* flushPassivations
         if (delivered === "stopping") return yield* new ShuttingDown()
@@ -179,7 +217,13 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
     const execute: ActorSystem<State, Command, Event>["execute"] = (id, command, options) =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
-        const exit = yield* Effect.exit(ask(id, (actor) => actor.execute(command, options)))
+        const plain = options.expectedVersion === undefined && options.idempotency === undefined
+        const exit = yield* Effect.exit(
+          plain
+            ? Effect.flatMap(Deferred.make<CommandResult<State, Event>, CommandError>(), (reply) =>
+              send(id, { _tag: "Command", command, options, reply }, reply))
+            : ask(id, (actor) => actor.execute(command, options))
+        )
         const elapsed = (yield* Clock.currentTimeMillis) - started
         const outcome = Exit.isSuccess(exit) ? "ok" : Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error._tag : "defect"
         yield* Metric.increment(Metric.tagged(Metric.tagged(commandsTotal, "stream_type", streamType), "outcome", outcome))

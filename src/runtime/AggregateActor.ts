@@ -5,7 +5,7 @@
  * cached state needs no lock.
  */
 import type { SqlError } from "@effect/sql"
-import { Effect, Either, Metric, Option } from "effect"
+import { Effect, Either, Exit, Metric, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { type AggregateDefinition, fold } from "../domain/aggregate.js"
 import type { EventMetadata, EventStoreShape, NewEvent, RecordedEvent } from "../eventstore/EventStore.js"
@@ -279,5 +279,67 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
 
   const read = load.pipe(Effect.withSpan("Actor.read", { attributes: { streamType: definition.streamType, streamId: id } }))
 
-  return { execute, read } as const
+  /**
+   * Commands that were waiting together in the mailbox, decided in turn against the state each
+   * leaves, their events appended in one transaction: one round trip for all of them. Each answer is
+   * its own (its version, its state, its events, or the rule it broke). When another process
+   * appended meanwhile, or the store failed, they go one by one through `execute`, which knows how
+   * to catch up and retry. Commands with an expected version or an idempotency key always go alone.
+   */
+  const executeBatch = (
+    items: ReadonlyArray<{ readonly command: Command; readonly options: CommandOptions }>
+  ): Effect.Effect<ReadonlyArray<Exit.Exit<CommandResult<State, Event>, CommandError>>> =>
+    Effect.gen(function*() {
+      const alone = () => Effect.forEach(items, (item) => Effect.exit(execute(item.command, item.options)))
+      if (items.length < 2) return yield* alone()
+      const loaded = yield* Effect.either(load)
+      if (Either.isLeft(loaded)) return items.map(() => Exit.fail(loaded.left))
+      const start = loaded.right
+      let state = start.state
+      let version = start.version
+      const decided: Array<Either.Either<CommandResult<State, Event>, CommandError>> = []
+      const newEvents: Array<NewEvent> = []
+      for (const item of items) {
+        const decision = definition.decide(item.command, state)
+        if (Either.isLeft(decision)) {
+          const error = decision.left
+          decided.push(Either.left(
+            error._tag === "NotCreated" ? new AggregateNotFound({ streamType: definition.streamType, id }) : error
+          ))
+          continue
+        }
+        for (const event of decision.right) {
+          state = definition.evolve(state, event)
+          newEvents.push({
+            eventId: randomUUID(),
+            ...definition.events.encode(event),
+            metadata: item.options.metadata,
+            notification: definition.notify?.(event, state)
+          })
+        }
+        version += decision.right.length
+        decided.push(Either.right({ streamId: id, version, state, events: decision.right, replayed: false }))
+      }
+      if (newEvents.length > 0) {
+        const appended = yield* Effect.either(
+          store.append({ streamId: id, streamType: definition.streamType, expectedVersion: start.version, events: newEvents })
+        )
+        if (Either.isLeft(appended)) {
+          current = undefined
+          const failure = appended.left
+          // Another process appended meanwhile: each command is decided again, on the newer state.
+          if (failure._tag === "VersionConflict") return yield* alone()
+          // The outcome is unknown (the append may have committed): report it, never apply twice.
+          const error = failure._tag === "SqlError" ? unavailable(failure) : failure
+          return items.map(() => Exit.fail<CommandError>(error))
+        }
+        current = { state, version }
+        snapshotIfDue(start.version, current)
+      }
+      return decided.map((result) => Either.match(result, { onLeft: Exit.fail, onRight: Exit.succeed }))
+    }).pipe(
+      Effect.withSpan("Actor.executeBatch", { attributes: { streamType: definition.streamType, streamId: id, commands: items.length } })
+    )
+
+  return { execute, executeBatch, read } as const
 }

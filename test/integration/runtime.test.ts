@@ -3,12 +3,12 @@ import { Context, Duration, Effect, Exit, FastCheck as fc, Fiber, Layer, Runtime
 import { randomUUID } from "node:crypto"
 import { StoreLive } from "../../src/app.js"
 import { fold } from "../../src/domain/aggregate.js"
-import { orderAggregate, type OrderCommand } from "../../src/domain/order/index.js"
+import { orderAggregate, OrderCommand } from "../../src/domain/order/index.js"
 import { EventStore, type EventStoreShape } from "../../src/eventstore/EventStore.js"
 import { makeActorSystem } from "../../src/runtime/ActorSystem.js"
 import { testConfig } from "../support/layers.js"
 import { orderScript } from "../support/orderHistories.js"
-import { addOne, options, placeOrder, runScript, settings } from "../support/orders.js"
+import { addOne, at, options, placeOrder, runScript, settings } from "../support/orders.js"
 
 const StoreTest = StoreLive.pipe(Layer.provide(testConfig()))
 
@@ -41,6 +41,33 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
       const snapshot = yield* orders.read(id)
       expect(snapshot.version).toBe(101)
       expect(snapshot.state.lines).toEqual([{ sku: "A", quantity: 101, unitPriceCents: 100 }])
+    }))
+
+  it.scoped("commands waiting together are decided in turn and appended in one transaction, each answered on its own", () =>
+    Effect.gen(function*() {
+      const real = yield* EventStore
+      let appends = 0
+      const counting: EventStoreShape = { ...real, append: (request) => Effect.suspend(() => (appends++, real.append(request))) }
+      const orders = yield* makeActorSystem(orderAggregate, counting, settings())
+      const id = randomUUID()
+      yield* orders.execute(id, placeOrder(), options())
+      const before = appends
+      // 60 commands at once; every third removes a SKU that is not on the order, and must fail alone.
+      const exits = yield* Effect.all(
+        Array.from({ length: 60 }, (_, i) =>
+          Effect.exit(orders.execute(id, i % 3 === 2 ? OrderCommand.RemoveItem({ sku: "Z", at }) : addOne(), options()))),
+        { concurrency: "unbounded" }
+      )
+      const succeeded = exits.filter(Exit.isSuccess).map((exit) => exit.value)
+      expect(succeeded).toHaveLength(40)
+      for (const exit of exits.filter(Exit.isFailure)) {
+        expect(exit).toEqual(Exit.fail(expect.objectContaining({ _tag: "RuleViolated", rule: "sku-not-in-order" })))
+      }
+      expect(succeeded.map((result) => result.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 2))
+      // Each answer carries the state its own command left.
+      for (const result of succeeded) expect(result.state.lines[0]!.quantity).toBe(result.version)
+      expect(appends - before).toBeLessThan(60)
+      expect(yield* real.streamVersion(id)).toBe(41)
     }))
 
   it.scoped("refuses a stale expected version at once, without touching the store", () =>
