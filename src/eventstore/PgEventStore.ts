@@ -1,6 +1,6 @@
 /** EventStore on PostgreSQL (tables in migrations/0001_events.sql). */
 import { SqlClient, type SqlError } from "@effect/sql"
-import { Effect, Layer, Option, Queue } from "effect"
+import { Chunk, Deferred, Effect, Layer, Option, Queue } from "effect"
 import {
   APPENDED_CHANNEL,
   type AppendOutcome,
@@ -15,6 +15,12 @@ import {
   UnknownPosition,
   VersionConflict
 } from "./EventStore.js"
+
+type AppendError = VersionConflict | IdempotencyKeyReused | SqlError.SqlError
+
+/** Appends written together at most, and groups written at the same time. */
+const MAX_GROUP = 256
+const GROUP_WRITERS = 4
 
 /** Snapshots kept per stream: the newest and a few before it. */
 const KEPT_SNAPSHOTS = 3
@@ -140,7 +146,7 @@ export const make = Effect.gen(function*() {
       SELECT (SELECT version FROM current) AS current_version, (SELECT count(*) FROM appended)::int AS appended`
   }
 
-  const append = (request: AppendRequest): Effect.Effect<AppendOutcome, VersionConflict | IdempotencyKeyReused | SqlError.SqlError> => {
+  const appendAlone = (request: AppendRequest): Effect.Effect<AppendOutcome, AppendError> => {
     const result: AppendResult = {
       streamId: request.streamId,
       fromVersion: request.expectedVersion + 1,
@@ -150,7 +156,7 @@ export const make = Effect.gen(function*() {
       new VersionConflict({ streamId: request.streamId, expectedVersion: request.expectedVersion, actualVersion })
 
     return insertEvents(request, result).pipe(
-      Effect.flatMap(([row]): Effect.Effect<AppendOutcome, VersionConflict | IdempotencyKeyReused | SqlError.SqlError> => {
+      Effect.flatMap(([row]): Effect.Effect<AppendOutcome, AppendError> => {
         if (row !== undefined && row.appended > 0) return Effect.as(announce, { _tag: "Appended", result } as const)
         const actualVersion = row?.current_version ?? 0
         const claim = request.idempotency
@@ -177,6 +183,114 @@ export const make = Effect.gen(function*() {
       })
     )
   }
+
+  /**
+   * Group commit: appends from many actors (without idempotency keys) that arrive while others are
+   * being written go out together, in one statement and one transaction, each stream with its own
+   * version guard: one stream's conflict does not hold back the others. Each caller is answered only
+   * once its own events are durable. If the statement fails as a whole (a race with another process
+   * on the unique key, say), each append is tried again alone.
+   */
+  const insertGroup = (requests: ReadonlyArray<AppendRequest>) =>
+    sql<{ req: number; current_version: number }>`
+      WITH input AS (
+        SELECT r.ordinality::int AS req, r.value AS request
+        FROM jsonb_array_elements(${JSON.stringify(requests.map((request) => ({
+      streamId: request.streamId,
+      streamType: request.streamType,
+      expectedVersion: request.expectedVersion,
+      events: request.events.map((event) => ({
+        eventId: event.eventId,
+        type: event.type,
+        schemaVersion: event.schemaVersion,
+        data: event.data,
+        metadata: event.metadata,
+        notification: event.notification
+      }))
+    })))}::jsonb) WITH ORDINALITY AS r(value, ordinality)
+      ), checked AS (
+        SELECT input.req, input.request,
+          (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = input.request->>'streamId')::int AS current_version
+        FROM input
+      ), ok AS (
+        SELECT request FROM checked WHERE current_version = (request->>'expectedVersion')::int
+      ), new_events AS (
+        SELECT ok.request->>'streamId' AS stream_id, ok.request->>'streamType' AS stream_type,
+          (ok.request->>'expectedVersion')::int + e.ordinality::int AS version, e.value AS event
+        FROM ok, jsonb_array_elements(ok.request->'events') WITH ORDINALITY AS e(value, ordinality)
+      ), appended AS (
+        INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version, payload, metadata)
+        SELECT stream_id, stream_type, version, (event->>'eventId')::uuid, event->>'type', (event->>'schemaVersion')::int,
+          event->'data', event->'metadata'
+        FROM new_events
+        RETURNING global_position, event_id
+      ), outboxed AS (
+        INSERT INTO outbox (destination, global_position, payload)
+        SELECT 'events', appended.global_position, NULL FROM appended
+        UNION ALL
+        SELECT 'notifications', appended.global_position, new_events.event->'notification'
+        FROM appended JOIN new_events ON (new_events.event->>'eventId')::uuid = appended.event_id
+        WHERE jsonb_typeof(new_events.event->'notification') = 'object'
+      )
+      SELECT req, current_version FROM checked ORDER BY req`
+
+  interface Waiting {
+    readonly request: AppendRequest
+    readonly reply: Deferred.Deferred<AppendOutcome, AppendError>
+  }
+  const waiting = yield* Queue.unbounded<Waiting>()
+
+  const flushGroup = (group: ReadonlyArray<Waiting>): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      if (group.length === 1) return yield* Deferred.complete(group[0]!.reply, appendAlone(group[0]!.request))
+      const rows = yield* Effect.either(insertGroup(group.map((item) => item.request)))
+      if (rows._tag === "Left") {
+        yield* Effect.forEach(group, (item) => Deferred.complete(item.reply, appendAlone(item.request)), {
+          concurrency: "unbounded",
+          discard: true
+        })
+        return
+      }
+      let appendedAny = false
+      for (const [i, item] of group.entries()) {
+        const { request } = item
+        const actual = rows.right[i]?.current_version ?? -1
+        if (actual === request.expectedVersion) {
+          appendedAny = true
+          yield* Deferred.succeed<AppendOutcome, AppendError>(item.reply, {
+            _tag: "Appended",
+            result: {
+              streamId: request.streamId,
+              fromVersion: request.expectedVersion + 1,
+              toVersion: request.expectedVersion + request.events.length
+            }
+          })
+        } else {
+          yield* Deferred.fail(
+            item.reply,
+            new VersionConflict({ streamId: request.streamId, expectedVersion: request.expectedVersion, actualVersion: actual })
+          )
+        }
+      }
+      if (appendedAny) yield* announce
+    }).pipe(Effect.withSpan("EventStore.groupCommit", { attributes: { appends: group.length } }))
+
+  // A few groups may be written at once; while they are, the next ones gather.
+  for (let i = 0; i < GROUP_WRITERS; i++) {
+    yield* Queue.takeBetween(waiting, 1, MAX_GROUP).pipe(
+      Effect.flatMap((group) => flushGroup(Chunk.toReadonlyArray(group))),
+      Effect.forever,
+      Effect.forkScoped
+    )
+  }
+
+  // Appends with an idempotency key, and appends inside a caller's own transaction, go alone.
+  const append: EventStoreShape["append"] = (request) =>
+    Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
+      request.idempotency !== undefined || Option.isSome(transaction)
+        ? appendAlone(request)
+        : Effect.flatMap(Deferred.make<AppendOutcome, AppendError>(), (reply) =>
+          Effect.zipRight(Queue.offer(waiting, { request, reply }), Deferred.await(reply))))
 
   const readStream: EventStoreShape["readStream"] = (streamId, options) =>
     sql<EventRow>`SELECT ${columns} FROM events

@@ -116,6 +116,29 @@ layer(StoreTest, { excludeTestServices: true })("event store", (it) => {
       expect(yield* store.findIdempotency(key)).toEqual(Option.some({ requestHash: "h1", result: first.result }))
     }))
 
+  it.effect("appends arriving together are committed together, each stream with its own guard", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const sql = yield* SqlClient.SqlClient
+      const streams = Array.from({ length: 30 }, () => streamId("group"))
+      const stale = streamId("stale")
+      yield* append(stale, 0, 1)
+      const exits = yield* Effect.all(
+        [
+          ...streams.map((stream) => Effect.exit(store.append({ streamId: stream, streamType: "test", expectedVersion: 0, events: newEvents(2) }))),
+          Effect.exit(store.append({ streamId: stale, streamType: "test", expectedVersion: 0, events: newEvents(1) }))
+        ],
+        { concurrency: "unbounded" }
+      )
+      expect(exits.slice(0, 30).every(Exit.isSuccess)).toBe(true)
+      expect(exits[30]).toEqual(Exit.fail(expect.objectContaining({ _tag: "VersionConflict", expectedVersion: 0, actualVersion: 1 })))
+      for (const stream of streams) expect((yield* store.readStream(stream)).map((event) => event.version)).toEqual([1, 2])
+      // Fewer transactions than appends: they went out in groups.
+      const counted = yield* sql<{ transactions: number }>`
+        SELECT count(DISTINCT transaction_id)::int AS transactions FROM events WHERE stream_id IN ${sql.in(streams)}`
+      expect(counted[0]!.transactions).toBeLessThan(30)
+    }))
+
   it.effect("readAll never passes over a transaction that commits after a later-numbered one", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
