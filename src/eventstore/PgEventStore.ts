@@ -339,18 +339,22 @@ export const make = Effect.gen(function*() {
         SELECT version, schema_version, state FROM snapshots
         WHERE stream_id = ${streamId} ORDER BY version DESC LIMIT 1
       ), head AS (
-        SELECT coalesce(max(version), 0)::int AS version FROM events WHERE stream_id = ${streamId}
+        SELECT coalesce((SELECT version FROM events WHERE stream_id = ${streamId} ORDER BY version DESC LIMIT 1), 0) AS version
       )
       SELECT 'snapshot' AS kind, (SELECT version FROM head) AS stream_version, NULL::bigint AS global_position,
         NULL::uuid AS event_id, ${streamId} AS stream_id, NULL AS stream_type, latest.version, NULL AS event_type,
         latest.schema_version, latest.state AS payload, NULL::jsonb AS metadata, NULL::timestamptz AS recorded_at
       FROM latest
       UNION ALL
-      -- After a snapshot, the versions past it are named one by one: a plain "version > x" with x
-      -- unknown at planning makes the planner expect a third of the stream and scan the table.
-      SELECT 'event', (SELECT version FROM head), ${columns} FROM events
-      WHERE stream_id = ${streamId} AND EXISTS (SELECT 1 FROM latest)
-        AND version = ANY (ARRAY(SELECT generate_series((SELECT version FROM latest) + 1, (SELECT version FROM head))))
+      -- After a snapshot, the versions past it are looked up one by one on the unique index: a plain
+      -- "version > x", x unknown when planning, can make the planner scan the whole table instead.
+      SELECT 'event', (SELECT version FROM head), e.*
+      FROM latest
+      CROSS JOIN LATERAL generate_series(latest.version + 1, (SELECT version FROM head)) AS tail(version)
+      CROSS JOIN LATERAL (
+        -- LIMIT 1 (the version is unique) keeps this a lookup per version: the planner cannot pull it up into a join.
+        SELECT ${columns} FROM events WHERE stream_id = ${streamId} AND events.version = tail.version LIMIT 1
+      ) e
       UNION ALL
       SELECT 'event', (SELECT version FROM head), ${columns} FROM events
       WHERE stream_id = ${streamId} AND NOT EXISTS (SELECT 1 FROM latest)
