@@ -12,19 +12,17 @@
  *   node --import tsx bench/worker.ts [--tasks 20000] [--rate 200] [--seconds 20] [--warmup 3]
  */
 import amqp from "amqplib"
-import { Duration, Effect, FiberSet, Layer, Redacted } from "effect"
+import { Duration, Effect, Layer, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import { parseArgs } from "node:util"
-import { RelayLive, RuntimeLive } from "../src/app.js"
-import { OrderActors } from "../src/aggregates.js"
+import { RelayLive, StoreLive } from "../src/app.js"
 import { AppConfig } from "../src/config.js"
-import { orderAggregate, type OrderState } from "../src/domain/order/index.js"
 import { type DevPushGateway, startDevPushGateway } from "../src/notifications/DevPushGateway.js"
 import type { NotificationTask, Topology } from "../src/outbox/messages.js"
 import { declareTopology } from "../src/outbox/RabbitPublisher.js"
 import { runPrefix, settings } from "./lib/brokers.js"
 import { freshDatabase } from "./lib/database.js"
-import { LIFE_LENGTH, lifeOf } from "./lib/load.js"
+import { steadyLoad } from "./lib/load.js"
 import { startCli } from "./lib/processes.js"
 import { withProgress } from "./lib/progress.js"
 import { markdownTable, runBenchmark } from "./lib/report.js"
@@ -193,47 +191,26 @@ const commandToPush = (options: WorkerBenchSettings) =>
       }))
     ).pipe(Layer.provide(AppConfig.layer))
     yield* Effect.gen(function*() {
-      const orders = yield* OrderActors
-      const running = yield* FiberSet.make()
-      const ready: Array<{ id: string; step: number; state: OrderState }> = []
       const seconds = options.warmupSeconds + options.seconds
-      const total = options.rate * seconds
       yield* Effect.forkScoped(Effect.sleep(Duration.seconds(options.warmupSeconds)).pipe(Effect.zipRight(Effect.sync(() => (recording = true)))))
-      yield* withProgress(`commands at ${options.rate}/s, worker beside`, total, options.quiet, (progress) =>
-        Effect.gen(function*() {
-          const started = Date.now()
-          for (let issued = 0; issued < total;) {
-            const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * options.rate))
-            for (; issued < due; issued++) {
-              const order = ready.shift() ?? { id: randomUUID(), step: 0, state: orderAggregate.initialState }
-              const notification = NOTIFYING_STEPS.get(order.step)
-              if (notification !== undefined) sentAt.set(`${order.id}/${notification}`, Date.now())
-              yield* FiberSet.run(
-                running,
-                orders.execute(order.id, lifeOf(order.step, order.state), {
-                  metadata: { correlationId: randomUUID(), causationId: null, userId: "bench" }
-                }).pipe(
-                  Effect.tap((result) =>
-                    Effect.sync(() => {
-                      if (order.step + 1 < LIFE_LENGTH) ready.push({ id: order.id, step: order.step + 1, state: result.state })
-                    })
-                  ),
-                  Effect.orDie
-                )
-              )
-            }
-            progress.update(issued, { unit: "commands", detail: `${gateway.delivered.length} pushes` })
-            yield* Effect.sleep("2 millis")
+      yield* withProgress(`commands at ${options.rate}/s, worker beside`, options.rate * seconds, options.quiet, (progress) =>
+        steadyLoad(
+          options.rate,
+          seconds,
+          (issued) => progress.update(issued, { unit: "commands", detail: `${gateway.delivered.length} pushes` }),
+          () => undefined,
+          (orderId, step) => {
+            const notification = NOTIFYING_STEPS.get(step)
+            if (notification !== undefined) sentAt.set(`${orderId}/${notification}`, Date.now())
           }
-          yield* FiberSet.awaitEmpty(running)
-        }))
+        ))
       // Let the last pushes arrive.
       const expected = [...sentAt.keys()].length
       yield* Effect.promise(async () => {
         const deadline = Date.now() + 30_000
         while (gateway.delivered.length < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
       })
-    }).pipe(Effect.scoped, Effect.provide(Layer.merge(RuntimeLive, RelayLive).pipe(Layer.provide(config))))
+    }).pipe(Effect.scoped, Effect.provide(Layer.merge(StoreLive, RelayLive).pipe(Layer.provide(config))))
     return percentiles(samples)
   }).pipe(Effect.scoped)
 

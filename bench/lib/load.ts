@@ -42,7 +42,9 @@ export const steadyLoad = (
   rate: number,
   seconds: number,
   onProgress: (issued: number) => void,
-  onAnswered: (millis: number) => void
+  onAnswered: (millis: number) => void,
+  /** Told of each command as it is sent: which order, and which step of its life. */
+  onSent: (orderId: string, step: number) => void = () => undefined
 ) =>
   Effect.gen(function*() {
     const store = yield* EventStore
@@ -63,6 +65,7 @@ export const steadyLoad = (
       for (; issued < due; issued++) {
         const order = ready.shift() ?? { id: randomUUID(), step: 0, state: orderAggregate.initialState }
         const sent = Date.now()
+        onSent(order.id, order.step)
         yield* FiberSet.run(
           running,
           orders.execute(order.id, lifeOf(order.step, order.state), {

@@ -106,14 +106,8 @@ export const make = Effect.gen(function*() {
    */
   const insertEvents = (request: AppendRequest, result: AppendResult) => {
     const key = request.idempotency?.key ?? null
-    const events = JSON.stringify(request.events.map((event) => ({
-      eventId: event.eventId,
-      type: event.type,
-      schemaVersion: event.schemaVersion,
-      data: event.data,
-      metadata: event.metadata,
-      notification: event.notification
-    })))
+    // A NewEvent is already the row's JSON: eventId, type, schemaVersion, data, metadata, notification.
+    const events = JSON.stringify(request.events)
     return sql<{ current_version: number; appended: number }>`
       WITH current AS (
         SELECT coalesce(max(version), 0)::int AS version FROM events WHERE stream_id = ${request.streamId}
@@ -195,19 +189,7 @@ export const make = Effect.gen(function*() {
     sql<{ req: number; current_version: number }>`
       WITH input AS (
         SELECT r.ordinality::int AS req, r.value AS request
-        FROM jsonb_array_elements(${JSON.stringify(requests.map((request) => ({
-      streamId: request.streamId,
-      streamType: request.streamType,
-      expectedVersion: request.expectedVersion,
-      events: request.events.map((event) => ({
-        eventId: event.eventId,
-        type: event.type,
-        schemaVersion: event.schemaVersion,
-        data: event.data,
-        metadata: event.metadata,
-        notification: event.notification
-      }))
-    })))}::jsonb) WITH ORDINALITY AS r(value, ordinality)
+        FROM jsonb_array_elements(${JSON.stringify(requests)}::jsonb) WITH ORDINALITY AS r(value, ordinality)
       ), checked AS (
         SELECT input.req, input.request,
           (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = input.request->>'streamId')::int AS current_version
