@@ -8,9 +8,12 @@ export KAFKAJS_NO_PARTITIONER_WARNING := 1
 TSX := node_modules/.bin/tsx
 # Written after a complete install; a newer package.json or lock file triggers a new one.
 INSTALLED := node_modules/.installed
+# The fault tests put toxiproxy between the code and the services; built once from its pinned source.
+TOXIPROXY := .data/bin/toxiproxy-server
+TOXIPROXY_VERSION := v2.12.0
 
 .PHONY: help install services services-down services-status run relay worker push-sink test test-unit typecheck migrate \
-	bench bench-replay bench-commands bench-outbox bench-worker bench-projection project
+	bench bench-replay bench-commands bench-outbox bench-worker bench-projection project toxiproxy
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
 PUSH_SINK_PORT ?= 4000
@@ -28,6 +31,14 @@ $(INSTALLED): package.json package-lock.json
 	  || { echo "error: Node.js $$(node --version) is too old: this project needs 20 or newer" >&2; exit 1; }
 	npm ci --no-audit --no-fund
 	@touch $@
+
+toxiproxy: $(TOXIPROXY) ## build toxiproxy (for the fault tests) into .data/bin
+
+$(TOXIPROXY):
+	@command -v go >/dev/null || { echo "error: go is not installed: the fault tests build toxiproxy with it (Go 1.23 or newer)" >&2; exit 1; }
+	@echo "building toxiproxy $(TOXIPROXY_VERSION) (once; about a minute)"
+	@mkdir -p $(@D) && GOBIN="$(CURDIR)/$(@D)" go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION)
+	@mv $(@D)/server $@
 
 services: $(INSTALLED) ## start PostgreSQL, RabbitMQ and Kafka (no-op when they answer)
 	@bash scripts/services.sh up
@@ -59,7 +70,7 @@ project: services ## run the projector alone (order.events → order_summaries);
 push-sink: $(INSTALLED) ## a local stand-in for a push provider that prints each push (port PUSH_SINK_PORT)
 	@$(TSX) src/cli/main.ts push-sink --port $(PUSH_SINK_PORT)
 
-test: services typecheck ## the whole suite: unit, integration and end-to-end, against the real services
+test: services typecheck $(TOXIPROXY) ## the whole suite: unit, integration and end-to-end, against the real services
 	@node_modules/.bin/vitest run
 
 test-unit: $(INSTALLED) ## the unit tests only (no services needed)

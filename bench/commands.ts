@@ -110,7 +110,7 @@ export const runCommandsBench = (options: CommandsBenchSettings) =>
       AppConfig,
       Effect.map(AppConfig, (base) => ({
         ...base,
-        database: { url: Redacted.make(database.url), maxConnections: 20 },
+        database: { ...base.database, url: Redacted.make(database.url), maxConnections: 20 },
         http: { ...base.http, port: 0 }
       }))
     ).pipe(Layer.provide(AppConfig.layer))

@@ -44,7 +44,7 @@ const benchConfig = (url: string, prefix: string) =>
     AppConfig,
     Effect.map(AppConfig, (base) => ({
       ...base,
-      database: { url: Redacted.make(url), maxConnections: 16 },
+      database: { ...base.database, url: Redacted.make(url), maxConnections: 16 },
       messagingPrefix: prefix,
       outbox: { ...base.outbox, pollInterval: Duration.millis(500) }
     }))

@@ -186,7 +186,7 @@ const commandToPush = (options: WorkerBenchSettings) =>
       AppConfig,
       Effect.map(AppConfig, (base) => ({
         ...base,
-        database: { url: Redacted.make(database.url), maxConnections: 16 },
+        database: { ...base.database, url: Redacted.make(database.url), maxConnections: 16 },
         messagingPrefix: prefix
       }))
     ).pipe(Layer.provide(AppConfig.layer))

@@ -26,14 +26,14 @@ import * as OutboxRelay from "./outbox/OutboxRelay.js"
 import * as OutboxStore from "./outbox/OutboxStore.js"
 import * as RabbitPublisher from "./outbox/RabbitPublisher.js"
 
-export const DatabaseLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) => PgDatabase.layer({ url: config.database.url, maxConnections: config.database.maxConnections }))
-)
+export const DatabaseLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => PgDatabase.layer(config.database)))
 
 /** Applies pending migrations while the layer builds: nothing reads or writes before the schema is there. */
 export const MigrationsLive = Layer.effectDiscard(Effect.orDie(runMigrations())).pipe(Layer.provide(NodeContext.layer))
 
-export const StoreLive = PgEventStore.layer.pipe(
+export const StoreLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) => PgEventStore.layerWith(config.database))
+).pipe(
   Layer.provide(MigrationsLive),
   Layer.provideMerge(DatabaseLive)
 )

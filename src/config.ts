@@ -34,7 +34,16 @@ export const appConfig = Config.all({
   }),
   database: Config.all({
     url: url("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/actors"),
-    maxConnections: positiveInt("PG_MAX_CONNECTIONS", 20)
+    maxConnections: positiveInt("PG_MAX_CONNECTIONS", 20),
+    /** The server cancels a statement running longer; the client gives up on a reply 2 s after that. */
+    statementTimeout: withDefault(Config.duration("PG_STATEMENT_TIMEOUT"), Duration.seconds(30)),
+    /** The server ends a session left idle inside a transaction for longer. */
+    idleInTransactionTimeout: withDefault(Config.duration("PG_IDLE_IN_TRANSACTION_TIMEOUT"), Duration.seconds(30)),
+    /**
+     * An append not answered within this has lost its reply: it is resolved by its event ids, and
+     * reported as of unknown outcome when that fails too.
+     */
+    appendTimeout: withDefault(Config.duration("APPEND_TIMEOUT"), Duration.seconds(5))
   }),
   kafka: Config.all({
     brokers: commaList("KAFKA_BROKERS", "127.0.0.1:9092"),

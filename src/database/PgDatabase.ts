@@ -1,12 +1,27 @@
-/** The PostgreSQL client layer: one pool per process, built from the settings. */
+/**
+ * The PostgreSQL client layer: one pool per process, built from the settings, and sessions of their
+ * own for what must never share a pooled connection (the relay's lock).
+ *
+ * Every connection has TCP keepalive on, and bounds on every wait: the server cancels a statement
+ * that runs longer than `statementTimeout` and ends a session left idle inside a transaction; the
+ * client gives up on a reply that has not come 2 s after that (the server would have answered by
+ * then, so the connection is dead or cut off) and destroys that connection, so the pool never hands
+ * it out again.
+ */
+import { SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Duration, Layer, type Redacted } from "effect"
+import { Context, Duration, Effect, Layer, Redacted, type Scope } from "effect"
+import type net from "node:net"
 import pg from "pg"
 
 export interface PgDatabaseOptions {
   readonly url: Redacted.Redacted
   readonly maxConnections: number
   readonly applicationName?: string
+  /** The server cancels statements running longer than this (default 30 s). */
+  readonly statementTimeout?: Duration.Duration | undefined
+  /** The server ends sessions idle inside a transaction for longer than this (default 30 s). */
+  readonly idleInTransactionTimeout?: Duration.Duration | undefined
 }
 
 /**
@@ -20,12 +35,101 @@ const types: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format ?? "text")) as pg.CustomTypesConfig["getTypeParser"]
 }
 
+/** How long the client waits for a reply beyond the server's own statement timeout. */
+const REPLY_GRACE = Duration.seconds(2)
+
+/** What every connection of the process is opened with. */
+export const connectionOptions = (options: PgDatabaseOptions): pg.ClientConfig => {
+  const statementTimeout = options.statementTimeout ?? Duration.seconds(30)
+  return {
+    connectionString: Redacted.value(options.url),
+    application_name: options.applicationName ?? "event-sourced-actors",
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    statement_timeout: Duration.toMillis(statementTimeout),
+    idle_in_transaction_session_timeout: Duration.toMillis(options.idleInTransactionTimeout ?? Duration.seconds(30)),
+    query_timeout: Duration.toMillis(Duration.sum(statementTimeout, REPLY_GRACE)),
+    types
+  }
+}
+
+/**
+ * node-pg answers a reply that did not come within `query_timeout` with an error but keeps the
+ * connection, still waiting for that reply: back in a pool, it would stall whoever gets it next.
+ * This client destroys the connection instead; the pool then discards it.
+ */
+class DeadlineClient extends pg.Client {
+  override query(...args: Array<any>): any {
+    const last = args.length - 1
+    const callback = args[last]
+    if (typeof callback === "function") {
+      args[last] = (error: Error | null, result: unknown) => {
+        if (error?.message === "Query read timeout") (this as unknown as { connection: { stream: net.Socket } }).connection.stream.destroy()
+        callback(error, result)
+      }
+    }
+    return (super.query as (...a: Array<any>) => any)(...args)
+  }
+}
+
+/** Opens sessions of their own, outside the pool (see `dedicatedSession`). */
+export class Sessions extends Context.Tag("app/PgSessions")<Sessions, {
+  readonly open: Effect.Effect<pg.Client, SqlError.SqlError, Scope.Scope>
+}>() {}
+
+/** The pool (as PgClient and SqlClient) and dedicated sessions, with the same connection settings. */
 export const layer = (options: PgDatabaseOptions) =>
-  PgClient.layer({
-    url: options.url,
-    maxConnections: options.maxConnections,
-    idleTimeout: Duration.seconds(30),
-    connectTimeout: Duration.seconds(10),
-    applicationName: options.applicationName ?? "event-sourced-actors",
+  Layer.merge(pool(options), Layer.succeed(Sessions, { open: dedicatedSession(options) }))
+
+const pool = (options: PgDatabaseOptions) =>
+  PgClient.layerFromPool({
+    acquire: Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = new pg.Pool({
+          ...connectionOptions(options),
+          Client: DeadlineClient,
+          max: options.maxConnections,
+          idleTimeoutMillis: 30_000
+        })
+        // An idle connection that fails is dropped by the pool; the error itself needs no handler.
+        pool.on("error", () => undefined)
+        return pool
+      }),
+      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("1 second"))
+    ),
     types
   }).pipe(Layer.orDie)
+
+/**
+ * A session of its own, outside the pool, for the scope: closed at the end, and destroyed — never
+ * reused — when closing it does not finish in time.
+ */
+export const dedicatedSession = (options: PgDatabaseOptions) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const client = new DeadlineClient(connectionOptions(options))
+        client.on("error", () => undefined)
+        await client.connect()
+        return client
+      },
+      catch: (cause) => new SqlError.SqlError({ cause, message: "Failed to open a dedicated session" })
+    }),
+    (client) =>
+      Effect.promise(() => client.end()).pipe(
+        Effect.timeoutOption("2 seconds"),
+        Effect.flatMap((ended) =>
+          ended._tag === "Some"
+            ? Effect.void
+            : Effect.sync(() => (client as unknown as { connection: { stream: net.Socket } }).connection.stream.destroy())
+        )
+      )
+  )
+
+/** Runs one statement on a dedicated session. */
+export const query = <Row>(client: pg.Client, text: string, values: ReadonlyArray<unknown> = []) =>
+  Effect.tryPromise({
+    try: () => client.query(text, values as Array<unknown>).then((result) => result.rows as ReadonlyArray<Row>),
+    catch: (cause) => new SqlError.SqlError({ cause, message: "Failed to execute statement" })
+  })

@@ -69,6 +69,23 @@ export class VersionConflict extends Data.TaggedError("VersionConflict")<{
   readonly actualVersion: number
 }> {}
 
+/** The store failed in a way that proves nothing was written (it could not be reached, or refused the statement). */
+export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
+  readonly message: string
+}> {}
+
+/**
+ * The append may or may not have committed, and the store could not learn which: its reply was lost
+ * and asking again by the events' ids did not get an answer in time. Nothing may be decided on this
+ * stream's cached state; a retry with the same idempotency key is safe.
+ */
+export class AppendOutcomeUnknown extends Data.TaggedError("AppendOutcomeUnknown")<{
+  readonly streamId: string
+  readonly message: string
+}> {}
+
+export type AppendError = VersionConflict | IdempotencyKeyReused | StoreUnavailable | AppendOutcomeUnknown
+
 export class IdempotencyKeyReused extends Data.TaggedError("IdempotencyKeyReused")<{
   readonly key: string
 }> {}
@@ -100,7 +117,12 @@ export interface LoadedStream {
 }
 
 export interface EventStoreShape {
-  readonly append: (request: AppendRequest) => Effect.Effect<AppendOutcome, VersionConflict | IdempotencyKeyReused | SqlError.SqlError>
+  /**
+   * Appends the events if the stream is at `expectedVersion`. An attempt whose reply is lost is
+   * resolved by the events' ids (unique in the store): the store asks again with the same events,
+   * and finds them if they had committed, so a lost reply never reads as a conflict.
+   */
+  readonly append: (request: AppendRequest) => Effect.Effect<AppendOutcome, AppendError>
   /** Events of one stream with a version above `afterVersion`, in version order. */
   readonly readStream: (
     streamId: string,

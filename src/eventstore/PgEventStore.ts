@@ -1,9 +1,11 @@
 /** EventStore on PostgreSQL (tables in migrations/0001_events.sql). */
 import { SqlClient, type SqlError } from "@effect/sql"
-import { Chunk, Deferred, Effect, Layer, Option, Queue } from "effect"
+import { Chunk, Data, Deferred, Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
 import {
   APPENDED_CHANNEL,
+  type AppendError,
   type AppendOutcome,
+  AppendOutcomeUnknown,
   type AppendRequest,
   type AppendResult,
   type EventMetadata,
@@ -12,11 +14,25 @@ import {
   IdempotencyKeyReused,
   type RecordedEvent,
   type StoredIdempotency,
+  StoreUnavailable,
   UnknownPosition,
   VersionConflict
 } from "./EventStore.js"
 
-type AppendError = VersionConflict | IdempotencyKeyReused | SqlError.SqlError
+export interface PgEventStoreOptions {
+  /**
+   * An append statement not answered within this is treated as a lost reply: resolved by its event
+   * ids, or reported as of unknown outcome.
+   */
+  readonly appendTimeout: Duration.Duration
+}
+
+export const defaultOptions: PgEventStoreOptions = { appendTimeout: Duration.seconds(5) }
+
+/** Attempts at learning the outcome of an append whose reply was lost, after the first. */
+const RESOLVE_ATTEMPTS = 3
+/** Appends of a failed group resolved at the same time. */
+const RESOLVE_CONCURRENCY = 16
 
 /** Appends written together at most, and groups written at the same time. */
 const MAX_GROUP = 256
@@ -55,6 +71,28 @@ export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
 const sqlState = (error: SqlError.SqlError): { code?: string; constraint?: string } =>
   typeof error.cause === "object" && error.cause !== null ? error.cause as { code?: string; constraint?: string } : {}
 
+/** An append attempt whose reply was lost: it may have committed. Never leaves this module. */
+class LostReply extends Data.TaggedError("LostReply")<{ readonly message: string }> {}
+
+/**
+ * What a failed statement says about its transaction. The server refusing it with an SQLSTATE proves
+ * a rollback — except the connection classes (08…) and operator intervention (57P…), which can
+ * arrive after a local commit (a terminated backend waiting for its synchronous standby, say). No
+ * connection at all proves nothing was sent. Anything else — a cut connection, a reply that never
+ * came — leaves the outcome open.
+ */
+const afterFailure = (error: SqlError.SqlError): StoreUnavailable | LostReply => {
+  const code = sqlState(error).code
+  const detail = `${error.message}: ${String((error.cause as Error | undefined)?.message ?? error.cause)}`
+  if (error.message.startsWith("Failed to acquire connection")) return new StoreUnavailable({ message: `event store unreachable: ${detail}` })
+  if (typeof code === "string" && !code.startsWith("08") && !code.startsWith("57P")) {
+    return new StoreUnavailable({ message: `event store refused the append (${code}): ${detail}` })
+  }
+  return new LostReply({ message: detail })
+}
+
+const failWith = (error: SqlError.SqlError) => Effect.fail(afterFailure(error))
+
 /**
  * After appends commit, one `NOTIFY events_appended` tells listeners (the outbox relay) that there is
  * something new. It is sent after the commit, from a transaction of its own, and coalesced — while
@@ -74,7 +112,7 @@ const announceAppends = (sql: SqlClient.SqlClient) =>
     return Queue.offer(appended, undefined)
   })
 
-export const make = Effect.gen(function*() {
+export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const announce = yield* announceAppends(sql)
 
@@ -108,7 +146,7 @@ export const make = Effect.gen(function*() {
     const key = request.idempotency?.key ?? null
     // A NewEvent is already the row's JSON: eventId, type, schemaVersion, data, metadata, notification.
     const events = JSON.stringify(request.events)
-    return sql<{ current_version: number; appended: number }>`
+    return sql<{ current_version: number; appended: number; stored: boolean }>`
       WITH current AS (
         SELECT coalesce(max(version), 0)::int AS version FROM events WHERE stream_id = ${request.streamId}
       ), input AS (
@@ -137,21 +175,49 @@ export const make = Effect.gen(function*() {
         FROM appended JOIN input ON (input.value->>'eventId')::uuid = appended.event_id
         WHERE jsonb_typeof(input.value->'notification') = 'object'
       )
-      SELECT (SELECT version FROM current) AS current_version, (SELECT count(*) FROM appended)::int AS appended`
+      SELECT (SELECT version FROM current) AS current_version, (SELECT count(*) FROM appended)::int AS appended,
+        EXISTS (SELECT 1 FROM events WHERE event_id = ${request.events[0]?.eventId ?? null}::uuid) AS stored`
   }
 
-  const appendAlone = (request: AppendRequest): Effect.Effect<AppendOutcome, AppendError> => {
+  /** Whether the event with this id is in the store: an append's own events are how its outcome is learnt. */
+  const isStored = (eventId: string) =>
+    sql<{ stored: boolean }>`SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ${eventId}::uuid) AS stored`.pipe(
+      Effect.map(([row]) => row?.stored === true)
+    )
+
+  /**
+   * One attempt at appending alone. Its statement also reports whether the first event is already
+   * stored: then an earlier attempt, whose reply was lost, committed — the append is done, not in
+   * conflict. A writer that commits the same version between our snapshot and our insert makes the
+   * insert fail on the unique constraint, and the event id tells again whose it was.
+   */
+  const appendOnce = (request: AppendRequest): Effect.Effect<AppendOutcome, AppendError | LostReply> => {
     const result: AppendResult = {
       streamId: request.streamId,
       fromVersion: request.expectedVersion + 1,
       toVersion: request.expectedVersion + request.events.length
     }
+    const appended = Effect.as(announce, { _tag: "Appended", result } as const)
     const conflict = (actualVersion: number) =>
       new VersionConflict({ streamId: request.streamId, expectedVersion: request.expectedVersion, actualVersion })
+    // After a unique violation: our own events stored means an earlier attempt committed; otherwise
+    // another writer took the version, or the request itself repeats an event id.
+    const afterUniqueViolation = (constraint: string | undefined) =>
+      Effect.gen(function*() {
+        if (yield* isStored(request.events[0]!.eventId)) return yield* appended
+        if (constraint === "events_stream_version_key") return yield* Effect.fail(conflict(yield* streamVersion(request.streamId)))
+        return yield* new StoreUnavailable({ message: `event store refused the append: an event id is not unique (${constraint})` })
+      })
 
     return insertEvents(request, result).pipe(
-      Effect.flatMap(([row]): Effect.Effect<AppendOutcome, AppendError> => {
-        if (row !== undefined && row.appended > 0) return Effect.as(announce, { _tag: "Appended", result } as const)
+      // The timeout answers at once; cancelling the statement (which may wait on a dead connection) goes on behind.
+      Effect.disconnect,
+      Effect.timeoutFail({
+        duration: options.appendTimeout,
+        onTimeout: () => new LostReply({ message: "no reply in time" })
+      }),
+      Effect.flatMap(([row]): Effect.Effect<AppendOutcome, AppendError | SqlError.SqlError> => {
+        if (row !== undefined && (row.appended > 0 || row.stored)) return appended
         const actualVersion = row?.current_version ?? 0
         const claim = request.idempotency
         // A retry is answered by its key whatever version it was decided on; without one, it is a conflict.
@@ -167,23 +233,56 @@ export const make = Effect.gen(function*() {
         )
       }),
       Effect.catchIf(
-        (error): error is SqlError.SqlError =>
-          error._tag === "SqlError" && sqlState(error).code === "23505" &&
-          sqlState(error).constraint === "events_stream_version_key",
-        () => Effect.flatMap(streamVersion(request.streamId), (actual) => Effect.fail(conflict(actual)))
+        (error): error is SqlError.SqlError => error._tag === "SqlError" && sqlState(error).code === "23505",
+        (error) => afterUniqueViolation(sqlState(error).constraint)
       ),
+      Effect.catchTag("SqlError", failWith)
+    )
+  }
+
+  /**
+   * Learns the outcome of an append whose reply was lost by asking again with the same events: the
+   * event ids are unique, so another attempt either commits them (the first did not) or finds them
+   * (it did). If the first is still committing somewhere, the next waits for it on the unique index
+   * and then finds its rows. A failure of these attempts proves nothing about the first, so only an
+   * answer ends the search; without one in time, the outcome is reported as unknown.
+   */
+  const resolveLostReply = (request: AppendRequest, lost: LostReply): Effect.Effect<AppendOutcome, AppendError> =>
+    appendOnce(request).pipe(
+      Effect.catchTag("StoreUnavailable", (error) => Effect.fail(new LostReply({ message: error.message }))),
+      Effect.retry({
+        while: (error) => error._tag === "LostReply",
+        schedule: Schedule.exponential("100 millis"),
+        times: RESOLVE_ATTEMPTS
+      }),
+      Effect.catchTag("LostReply", (last) =>
+        Effect.fail(
+          new AppendOutcomeUnknown({
+            streamId: request.streamId,
+            message: `the append to ${request.streamId} may or may not have committed: its reply was lost ` +
+              `(${lost.message}) and asking again by its event ids got no answer (${last.message})`
+          })
+        )),
+      Effect.withSpan("EventStore.resolveLostReply", { attributes: { streamId: request.streamId } })
+    )
+
+  /** Appends alone; a lost reply is resolved by the events' ids, never read as a conflict. */
+  const appendAlone = (request: AppendRequest): Effect.Effect<AppendOutcome, AppendError> =>
+    appendOnce(request).pipe(
+      Effect.catchTag("LostReply", (lost) => resolveLostReply(request, lost)),
       Effect.withSpan("EventStore.append", {
         attributes: { streamId: request.streamId, expectedVersion: request.expectedVersion, events: request.events.length }
       })
     )
-  }
 
   /**
    * Group commit: appends from many actors (without idempotency keys) that arrive while others are
    * being written go out together, in one statement and one transaction, each stream with its own
    * version guard: one stream's conflict does not hold back the others. Each caller is answered only
-   * once its own events are durable. If the statement fails as a whole (a race with another process
-   * on the unique key, say), each append is tried again alone.
+   * once its own events are durable. If the statement fails as a whole with an error that proves a
+   * rollback (a race with another process on the unique key, say), each append is tried again alone;
+   * if its reply was lost, each append's outcome is resolved by its event ids (resolveLostReply): one
+   * that had committed is found, never decided again.
    */
   const insertGroup = (requests: ReadonlyArray<AppendRequest>) =>
     sql<{ req: number; current_version: number }>`
@@ -225,12 +324,24 @@ export const make = Effect.gen(function*() {
   const flushGroup = (group: ReadonlyArray<Waiting>): Effect.Effect<void> =>
     Effect.gen(function*() {
       if (group.length === 1) return yield* Deferred.complete(group[0]!.reply, appendAlone(group[0]!.request))
-      const rows = yield* Effect.either(insertGroup(group.map((item) => item.request)))
+      const rows = yield* Effect.either(
+        insertGroup(group.map((item) => item.request)).pipe(
+          Effect.disconnect,
+          Effect.timeoutFail({ duration: options.appendTimeout, onTimeout: () => new LostReply({ message: "no reply in time" }) }),
+          Effect.catchTag("SqlError", failWith)
+        )
+      )
       if (rows._tag === "Left") {
-        yield* Effect.forEach(group, (item) => Deferred.complete(item.reply, appendAlone(item.request)), {
-          concurrency: "unbounded",
-          discard: true
-        })
+        const failure = rows.left
+        yield* Effect.forEach(
+          group,
+          (item) =>
+            Deferred.complete(
+              item.reply,
+              failure._tag === "LostReply" ? resolveLostReply(item.request, failure) : appendAlone(item.request)
+            ),
+          { concurrency: RESOLVE_CONCURRENCY, discard: true }
+        )
         return
       }
       let appendedAny = false
@@ -374,4 +485,6 @@ export const make = Effect.gen(function*() {
   return EventStore.of({ append, readStream, streamVersion, readAll, findIdempotency, loadLatest, saveSnapshot })
 })
 
-export const layer = Layer.scoped(EventStore, make)
+export const layerWith = (options: PgEventStoreOptions) => Layer.scoped(EventStore, make(options))
+
+export const layer = layerWith(defaultOptions)

@@ -46,10 +46,14 @@ export class Unprocessable extends Schema.Class<Unprocessable>("Unprocessable")(
 }, HttpApiSchema.annotations({ status: 422, description: "A business rule refused the command; `rule` names it" })) {}
 
 export class Unavailable extends Schema.Class<Unavailable>("Unavailable")({
-  error: Schema.Literal("overloaded", "shutting_down", "store_unavailable", "not_ready"),
+  error: Schema.Literal("overloaded", "shutting_down", "store_unavailable", "outcome_unknown", "not_ready"),
   message: Schema.String,
   retryAfterSeconds: Schema.optional(Schema.Int)
-}, HttpApiSchema.annotations({ status: 503, description: "Try again after Retry-After seconds" })) {}
+}, HttpApiSchema.annotations({
+  status: 503,
+  description: "Try again after Retry-After seconds. `outcome_unknown`: the command may or may not have been applied; " +
+    "retry it only with the same Idempotency-Key"
+})) {}
 
 export type CommandHttpError = NotFound | Conflict | Unprocessable | Unavailable
 
@@ -87,5 +91,12 @@ export function toHttpError(noun: string, error: CommandError | RetryableError):
       return new Unavailable({ error: "shutting_down", message: "the server is shutting down; retry", retryAfterSeconds: 1 })
     case "StoreUnavailable":
       return new Unavailable({ error: "store_unavailable", message: error.message, retryAfterSeconds: 1 })
+    case "AppendOutcomeUnknown":
+      // No Retry-After: a blind retry of a command that may have applied can apply it twice.
+      return new Unavailable({
+        error: "outcome_unknown",
+        message: `the command on ${noun} ${error.streamId} may or may not have been applied (the event store's reply was ` +
+          "lost); retry it with the same Idempotency-Key, which returns the first result if it was applied"
+      })
   }
 }

@@ -13,8 +13,8 @@
  * between publish and mark sends that batch again: duplicates are possible, gaps are not, and
  * consumers deduplicate by event id (or by version per stream).
  */
-import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
+import * as PgDatabase from "../database/PgDatabase.js"
 import { Clock, Duration, Effect, Fiber, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
 import { APPENDED_CHANNEL } from "../eventstore/EventStore.js"
 import type { BrokerUnavailable } from "./errors.js"
@@ -34,6 +34,14 @@ export interface OutboxRelayOptions {
 
 /** Key of the advisory lock that elects the active relay (migrations use 7_411_001). */
 export const RELAY_LOCK = 7_411_002
+
+/**
+ * The lock's session is beaten every half second; the server ends it when no heartbeat came for this
+ * long (idle_session_timeout), and the relay steps down when a heartbeat is not answered within it.
+ * A standby, trying every second, takes over within about this plus one second.
+ */
+const LOCK_SESSION_IDLE_TIMEOUT = Duration.seconds(2)
+const HEARTBEAT_INTERVAL = Duration.millis(500)
 
 const brokerOf: Record<Destination, BrokerUnavailable["broker"]> = { events: "kafka", notifications: "rabbitmq" }
 
@@ -58,7 +66,7 @@ const byDestination = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, dest
 
 export const run = (options: OutboxRelayOptions) =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const sessions = yield* PgDatabase.Sessions
     const pg = yield* PgClient.PgClient
     const store = yield* OutboxStore
     const kafka = yield* KafkaPublisher
@@ -149,26 +157,32 @@ export const run = (options: OutboxRelayOptions) =>
       )
     ], { concurrency: "unbounded", discard: true })
 
-    /** One term as the active relay; false when another process holds the lock. */
+    /**
+     * One term as the active relay; false when another process holds the lock. The lock lives on a
+     * session of its own, never a pooled connection, and ends with it: closing the session at the end
+     * of the term releases it, and a session that cannot be closed is destroyed, never reused. The
+     * server ends the session itself when its heartbeat stops for LOCK_SESSION_IDLE_TIMEOUT — a
+     * relay whose connection went half-open cannot keep the lock from a standby.
+     */
     const lead = Effect.scoped(Effect.gen(function*() {
-      const connection = yield* sql.reserve
-      const onSession = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-        Effect.provideService(effect, SqlClient.TransactionConnection, [connection, 1] as const)
-      const [lock] = yield* onSession(
-        sql<{ locked: boolean; pid: number }>`SELECT pg_try_advisory_lock(${RELAY_LOCK}) AS locked, pg_backend_pid() AS pid`
+      const session = yield* sessions.open
+      yield* PgDatabase.query(session, `SET idle_session_timeout = ${Duration.toMillis(LOCK_SESSION_IDLE_TIMEOUT)}`)
+      const [lock] = yield* PgDatabase.query<{ locked: boolean; pid: number }>(
+        session,
+        "SELECT pg_try_advisory_lock($1) AS locked, pg_backend_pid() AS pid",
+        [RELAY_LOCK]
       )
       if (lock === undefined || !lock.locked) return false
-      // The connection goes back to the pool: it must not keep the lock there.
-      yield* Effect.addFinalizer(() =>
-        onSession(sql`SELECT pg_advisory_unlock(${RELAY_LOCK})`).pipe(Effect.timeout("2 seconds"), Effect.ignore)
-      )
       yield* Metric.set(activeGauge, 1)
       yield* Effect.addFinalizer(() => Metric.set(activeGauge, 0))
       yield* Effect.logInfo("outbox relay active: this process publishes the outbox").pipe(Effect.annotateLogs({ sessionPid: lock.pid }))
 
-      const heartbeat = onSession(sql`SELECT 1`).pipe(
-        Effect.timeoutFail({ duration: "3 seconds", onTimeout: () => new Error("the relay lock's session did not answer in 3 s") }),
-        Effect.zipRight(Effect.sleep("1 second")),
+      const heartbeat = PgDatabase.query(session, "SELECT 1").pipe(
+        Effect.timeoutFail({
+          duration: LOCK_SESSION_IDLE_TIMEOUT,
+          onTimeout: () => new Error(`the relay lock's session did not answer in ${Duration.format(LOCK_SESSION_IDLE_TIMEOUT)}`)
+        }),
+        Effect.zipRight(Effect.sleep(HEARTBEAT_INTERVAL)),
         Effect.forever
       )
       const fence = { lockKey: RELAY_LOCK, leaderPid: lock.pid }

@@ -7,10 +7,12 @@
 import type { SqlError } from "@effect/sql"
 import { Effect, Either, Exit, Metric, Option } from "effect"
 import { randomUUID } from "node:crypto"
-import { type AggregateDefinition, fold } from "../domain/aggregate.js"
-import type { EventMetadata, EventStoreShape, NewEvent, RecordedEvent } from "../eventstore/EventStore.js"
+import { type AggregateDefinition, type DomainError, fold } from "../domain/aggregate.js"
+import type { AppendOutcome, EventMetadata, EventStoreShape, RecordedEvent } from "../eventstore/EventStore.js"
+import { type Decided, decideInTurn } from "./decide.js"
 import {
   AggregateNotFound,
+  type AppendOutcomeUnknown,
   IdempotencyKeyReused,
   type RuleViolated,
   StoreUnavailable,
@@ -45,6 +47,7 @@ export type CommandError =
   | VersionConflict
   | IdempotencyKeyReused
   | StoreUnavailable
+  | AppendOutcomeUnknown
 
 const unavailable = (error: SqlError.SqlError) =>
   new StoreUnavailable({ message: `event store failed: ${String(error.cause ?? error.message)}` })
@@ -182,6 +185,48 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
     replayed: true
   })
 
+  const refusal = (error: DomainError): CommandError =>
+    error._tag === "NotCreated" ? new AggregateNotFound({ streamType: definition.streamType, id }) : error
+
+  const toResult = (decided: Decided<State, Event>): CommandResult<State, Event> => ({ streamId: id, ...decided, replayed: false })
+
+  /**
+   * Decides the commands in turn on `from` and appends what they decided, in one append. After any
+   * failure to append, the cache is dropped: a conflict means the stream moved, a store failure that
+   * it may have (the store has already resolved what it could by the events' ids).
+   */
+  const decideAndAppend = (
+    items: ReadonlyArray<{ readonly command: Command; readonly options: CommandOptions }>,
+    from: AggregateSnapshot<State>,
+    idempotency?: CommandOptions["idempotency"]
+  ) =>
+    Effect.gen(function*() {
+      const decision = decideInTurn(
+        definition,
+        from,
+        items.map((item) => ({ command: item.command, metadata: item.options.metadata })),
+        randomUUID
+      )
+      if (decision.newEvents.length === 0) return { decision, appended: Option.none<AppendOutcome>() }
+      const appended = yield* store.append({
+        streamId: id,
+        streamType: definition.streamType,
+        expectedVersion: from.version,
+        events: decision.newEvents,
+        idempotency
+      }).pipe(Effect.tapError(() => Effect.sync(() => (current = undefined))))
+      if (appended._tag === "Appended") {
+        current = { state: decision.state, version: decision.version }
+        snapshotIfDue(from.version, current)
+      }
+      return { decision, appended: Option.some(appended) }
+    })
+
+  /**
+   * One command, alone: answered from its idempotency key when that was used before, refused at once
+   * when its expected version is not the state's, and decided again on the newer state when another
+   * process appended meanwhile (unless the caller gave a version).
+   */
   const execute = (command: Command, options: CommandOptions) =>
     Effect.gen(function*() {
       let snapshot = yield* load
@@ -209,54 +254,19 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       }
 
       for (let attempt = 0;; attempt++) {
-        const decision = definition.decide(command, snapshot.state)
-        if (Either.isLeft(decision)) {
-          const error = decision.left
-          return yield* error._tag === "NotCreated"
-            ? Effect.fail(new AggregateNotFound({ streamType: definition.streamType, id }))
-            : Effect.fail(error)
-        }
-        const events = decision.right
-        if (events.length === 0) {
-          return { streamId: id, version: snapshot.version, state: snapshot.state, events, replayed: false }
-        }
-        let stateAfter = snapshot.state
-        const newEvents = events.map((event): NewEvent => {
-          stateAfter = definition.evolve(stateAfter, event)
-          return {
-            eventId: randomUUID(),
-            ...definition.events.encode(event),
-            metadata: options.metadata,
-            notification: definition.notify?.(event, stateAfter)
-          }
-        })
-        const outcome = yield* store.append({
-          streamId: id,
-          streamType: definition.streamType,
-          expectedVersion: snapshot.version,
-          events: newEvents,
-          idempotency: options.idempotency
-        }).pipe(
-          Effect.map(Either.right),
-          Effect.catchTag("VersionConflict", (conflict) => Effect.succeed(Either.left(conflict))),
-          Effect.catchTag("SqlError", (error) =>
-            // The append may or may not have committed: forget the cache so the next message reloads.
-            Effect.zipRight(Effect.sync(() => (current = undefined)), Effect.fail(unavailable(error))))
-        )
-
+        const outcome = yield* Effect.either(decideAndAppend([{ command, options }], snapshot, options.idempotency))
         if (Either.isRight(outcome)) {
-          if (outcome.right._tag === "Replayed") {
+          const { appended, decision } = outcome.right
+          const decided = decision.outcomes[0]!
+          if (Either.isLeft(decided)) return yield* Effect.fail(refusal(decided.left))
+          if (Option.isSome(appended) && appended.value._tag === "Replayed") {
             // The same request won a race through another process; report its result.
-            return replayedResult(yield* catchUp(snapshot), outcome.right.result.toVersion)
+            return replayedResult(yield* catchUp(snapshot), appended.value.result.toVersion)
           }
-          const next: AggregateSnapshot<State> = {
-            state: stateAfter,
-            version: outcome.right.result.toVersion
-          }
-          current = next
-          snapshotIfDue(snapshot.version, next)
-          return { streamId: id, version: next.version, state: next.state, events, replayed: false }
+          return toResult(decided.right)
         }
+        const failure = outcome.left
+        if (failure._tag !== "VersionConflict") return yield* Effect.fail(failure)
 
         // Another process appended to this stream since we loaded it, maybe this very request.
         snapshot = yield* catchUp(snapshot)
@@ -265,7 +275,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         if (expected !== undefined || attempt >= conflictRetries) {
           return yield* new VersionConflict({
             streamId: id,
-            expectedVersion: expected ?? outcome.left.expectedVersion,
+            expectedVersion: expected ?? failure.expectedVersion,
             actualVersion: snapshot.version
           })
         }
@@ -283,8 +293,9 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
    * Commands that were waiting together in the mailbox, decided in turn against the state each
    * leaves, their events appended in one transaction: one round trip for all of them. Each answer is
    * its own (its version, its state, its events, or the rule it broke). When another process
-   * appended meanwhile, or the store failed, they go one by one through `execute`, which knows how
-   * to catch up and retry. Commands with an expected version or an idempotency key always go alone.
+   * appended meanwhile, they go one by one through `execute`, which catches up and decides again.
+   * When the append's outcome is unknown, every command in it hears so: none is decided again.
+   * Commands with an expected version or an idempotency key always go alone.
    */
   const executeBatch = (
     items: ReadonlyArray<{ readonly command: Command; readonly options: CommandOptions }>
@@ -294,49 +305,15 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       if (items.length < 2) return yield* alone()
       const loaded = yield* Effect.either(load)
       if (Either.isLeft(loaded)) return items.map(() => Exit.fail(loaded.left))
-      const start = loaded.right
-      let state = start.state
-      let version = start.version
-      const decided: Array<Either.Either<CommandResult<State, Event>, CommandError>> = []
-      const newEvents: Array<NewEvent> = []
-      for (const item of items) {
-        const decision = definition.decide(item.command, state)
-        if (Either.isLeft(decision)) {
-          const error = decision.left
-          decided.push(Either.left(
-            error._tag === "NotCreated" ? new AggregateNotFound({ streamType: definition.streamType, id }) : error
-          ))
-          continue
-        }
-        for (const event of decision.right) {
-          state = definition.evolve(state, event)
-          newEvents.push({
-            eventId: randomUUID(),
-            ...definition.events.encode(event),
-            metadata: item.options.metadata,
-            notification: definition.notify?.(event, state)
-          })
-        }
-        version += decision.right.length
-        decided.push(Either.right({ streamId: id, version, state, events: decision.right, replayed: false }))
+      const outcome = yield* Effect.either(decideAndAppend(items, loaded.right))
+      if (Either.isLeft(outcome)) {
+        const failure = outcome.left
+        if (failure._tag === "VersionConflict") return yield* alone()
+        return items.map(() => Exit.fail<CommandError>(failure))
       }
-      if (newEvents.length > 0) {
-        const appended = yield* Effect.either(
-          store.append({ streamId: id, streamType: definition.streamType, expectedVersion: start.version, events: newEvents })
-        )
-        if (Either.isLeft(appended)) {
-          current = undefined
-          const failure = appended.left
-          // Another process appended meanwhile: each command is decided again, on the newer state.
-          if (failure._tag === "VersionConflict") return yield* alone()
-          // The outcome is unknown (the append may have committed): report it, never apply twice.
-          const error = failure._tag === "SqlError" ? unavailable(failure) : failure
-          return items.map(() => Exit.fail<CommandError>(error))
-        }
-        current = { state, version }
-        snapshotIfDue(start.version, current)
-      }
-      return decided.map((result) => Either.match(result, { onLeft: Exit.fail, onRight: Exit.succeed }))
+      return outcome.right.decision.outcomes.map((decided) =>
+        Either.match(decided, { onLeft: (error) => Exit.fail(refusal(error)), onRight: (done) => Exit.succeed(toResult(done)) })
+      )
     }).pipe(
       Effect.withSpan("Actor.executeBatch", { attributes: { streamType: definition.streamType, streamId: id, commands: items.length } })
     )

@@ -2,7 +2,7 @@
 import { Data } from "effect"
 
 export { NotCreated, RuleViolated } from "../domain/aggregate.js"
-export { IdempotencyKeyReused, VersionConflict } from "../eventstore/EventStore.js"
+export { AppendOutcomeUnknown, IdempotencyKeyReused, StoreUnavailable, VersionConflict } from "../eventstore/EventStore.js"
 
 export class AggregateNotFound extends Data.TaggedError("AggregateNotFound")<{
   readonly streamType: string
@@ -19,7 +19,3 @@ export class Overloaded extends Data.TaggedError("Overloaded")<{
 /** The runtime is stopping and takes no new commands; another instance (or this one, restarted) will. */
 export class ShuttingDown extends Data.TaggedError("ShuttingDown")<{}> {}
 
-/** The event store could not be reached or failed; whether the command applied is then unknown. */
-export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
-  readonly message: string
-}> {}

@@ -11,6 +11,7 @@ export interface ConfigOverrides {
   readonly pushGatewayUrl?: string
   /** Another database than this run's shared one (a scratch database of a test's own). */
   readonly databaseUrl?: string
+  readonly database?: Partial<Omit<AppConfigShape["database"], "url">>
   readonly messagingPrefix?: string
 }
 
@@ -20,7 +21,12 @@ export const testConfig = (overrides: ConfigOverrides = {}) =>
     AppConfig,
     Effect.map(appConfig, (config): AppConfigShape => ({
       ...config,
-      database: { url: Redacted.make(overrides.databaseUrl ?? inject("databaseUrl")), maxConnections: 8 },
+      database: {
+        ...config.database,
+        url: Redacted.make(overrides.databaseUrl ?? inject("databaseUrl")),
+        maxConnections: 8,
+        ...overrides.database
+      },
       http: { ...config.http, port: 0, ...overrides.http },
       runtime: { ...config.runtime, ...overrides.runtime },
       outbox: { ...config.outbox, ...overrides.outbox },

@@ -13,17 +13,19 @@ export const SystemHttpLive = HttpApiBuilder.group(Api, "system", (handlers) =>
     const context = yield* Effect.context<SqlClient.SqlClient>()
     const notReady = (message: string) => new Unavailable({ error: "not_ready", message, retryAfterSeconds: 1 })
 
+    // Ready only while the database answers, within 2 s: a half-open connection is not an answer.
     const ready = Effect.gen(function*() {
-      yield* sql`SELECT 1`.pipe(
-        Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => notReady("the database did not answer within 2 s") }),
-        Effect.mapError((error) => error instanceof Unavailable ? error : notReady(`the database is unreachable: ${error.message}`))
-      )
+      yield* sql`SELECT 1`.pipe(Effect.mapError((error) => notReady(`the database is unreachable: ${error.message}`)))
       const applied = yield* migrationsApplied().pipe(
         Effect.mapError((error) => notReady(`cannot read the migrations: ${String(error)}`))
       )
       if (!applied) return yield* Effect.fail(notReady("migrations are not all applied yet"))
       return { status: "ready" as const }
-    }).pipe(Effect.provide(context))
+    }).pipe(
+      Effect.provide(context),
+      Effect.disconnect,
+      Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => notReady("the database did not answer within 2 s") })
+    )
 
     return handlers
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
