@@ -40,7 +40,7 @@ export interface Toxiproxy {
 }
 
 const request = (api: string, method: string, path: string, body?: unknown) =>
-  Effect.promise(async () => {
+  Effect.tryPromise(async () => {
     const response = await fetch(`${api}${path}`, {
       method,
       headers: { "content-type": "application/json" },
@@ -76,12 +76,14 @@ export const toxiproxy = Effect.gen(function*() {
         Effect.suspend(() => {
           const toxic = `${type}-${stream}-${toxics.length}`
           toxics.push(toxic)
-          return request(api, "POST", `/proxies/${name}/toxics`, { name: toxic, type, stream, toxicity: 1, attributes })
+          return request(api, "POST", `/proxies/${name}/toxics`, { name: toxic, type, stream, toxicity: 1, attributes }).pipe(Effect.orDie)
         })
       const heal = Effect.suspend(() => {
         const current = toxics
         toxics = []
-        return Effect.forEach(current, (toxic) => request(api, "DELETE", `/proxies/${name}/toxics/${toxic}`), { discard: true })
+        return Effect.forEach(current, (toxic) => request(api, "DELETE", `/proxies/${name}/toxics/${toxic}`), { discard: true }).pipe(
+          Effect.orDie
+        )
       })
       return {
         name,
@@ -93,8 +95,8 @@ export const toxiproxy = Effect.gen(function*() {
         },
         reset: Effect.asVoid(addToxic("reset_peer", "upstream", { timeout: 0 })),
         heal,
-        disable: Effect.asVoid(request(api, "POST", `/proxies/${name}`, { enabled: false })),
-        enable: Effect.asVoid(request(api, "POST", `/proxies/${name}`, { enabled: true }))
+        disable: Effect.orDie(Effect.asVoid(request(api, "POST", `/proxies/${name}`, { enabled: false }))),
+        enable: Effect.orDie(Effect.asVoid(request(api, "POST", `/proxies/${name}`, { enabled: true })))
       } satisfies Proxy
     }).pipe(Effect.orDie)
 
