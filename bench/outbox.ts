@@ -72,12 +72,15 @@ const relayEnvironment = (
         topics: [names.eventsTopic("order")],
         partitions: settings.kafka.topicPartitions,
         replicationFactor: settings.kafka.replicationFactor,
-        sendTimeout: Duration.seconds(30)
+        sendTimeout: Duration.seconds(30),
+        transactionalId: names.relayTransactionalId,
+        positionTopic: names.relayPositionTopic
       }),
       (inner) => ({
+        ...inner,
         publish: (records) =>
           Effect.tap(inner.publish(records), () =>
-            Effect.sync(() => onConfirmed("kafka", records.map((record) => JSON.parse(record.value)))))
+            Effect.sync(() => onConfirmed("kafka", records.map(({ record }) => JSON.parse(record.value)))))
       })
     )
   )

@@ -52,7 +52,12 @@ const kafkaTopics = (config: AppConfigShape) => ({
 const PublishersLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     Layer.mergeAll(
-      KafkaPublisher.layer({ ...kafkaTopics(config), sendTimeout: Duration.seconds(30) }),
+      KafkaPublisher.layer({
+        ...kafkaTopics(config),
+        sendTimeout: Duration.seconds(30),
+        transactionalId: topology(config.messagingPrefix).relayTransactionalId,
+        positionTopic: topology(config.messagingPrefix).relayPositionTopic
+      }),
       RabbitPublisher.layer({
         url: config.amqp.url,
         names: topology(config.messagingPrefix),

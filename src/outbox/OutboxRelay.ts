@@ -3,15 +3,19 @@
  * only after the broker confirmed them.
  *
  * One relay is active at a time, whatever the number of processes: the one holding a session-level
- * advisory lock on a connection of its own. Processes that do not get it stand by and try again every
+ * advisory lock on a session of its own. Processes that do not get it stand by and try again every
  * second; a process that dies loses its session and so its lock, and a standby takes over. The active
- * relay checks its session every second and steps down when it is gone; and a cursor moves only while
- * the lock's session is alive (OutboxStore.advance), so a relay that lost it cannot mark anything.
+ * relay beats its session twice a second and steps down when it does not answer; and a cursor moves
+ * only while the lock's session is alive (OutboxStore.advance), so a relay that lost it cannot mark
+ * anything. The lock only saves work: the fence is Kafka's. A new term fences the last one's
+ * transactional producer, and each Kafka transaction carries the relay's position, so the event log
+ * gets every event exactly once, in order, even from two relays that both believe they are active
+ * (see KafkaPublisher).
  *
  * Each destination has its own loop and cursor: Kafka being down never holds notifications back, nor
- * the reverse. A failed publish is retried with backoff, without end; nothing is skipped. A crash
- * between publish and mark sends that batch again: duplicates are possible, gaps are not, and
- * consumers deduplicate by event id (or by version per stream).
+ * the reverse. A failed publish is retried with backoff, without end; nothing is skipped. For
+ * RabbitMQ, a crash between publish and mark sends that batch again: duplicates are possible, gaps
+ * are not, and the workers deduplicate by event id.
  */
 import { PgClient } from "@effect/sql-pg"
 import * as PgDatabase from "../database/PgDatabase.js"
@@ -85,7 +89,9 @@ export const run = (options: OutboxRelayOptions) =>
       Queue.take(wakeups[destinations.indexOf(destination)]!).pipe(Effect.timeout(options.pollInterval), Effect.ignore)
 
     const publish = (destination: Destination, batch: ReadonlyArray<OutboxEntry>) => {
-      if (destination === "events") return kafka.publish(batch.map((entry) => toKafkaRecord(options.names, entry.event)))
+      if (destination === "events") {
+        return kafka.publish(batch.map((entry) => ({ record: toKafkaRecord(options.names, entry.event), position: entry.cursor })))
+      }
       const records: Array<AmqpRecord> = []
       for (const entry of batch) {
         if (entry.notification !== null) records.push(toAmqpRecord(options.names, entry.event, entry.notification))
@@ -93,11 +99,11 @@ export const run = (options: OutboxRelayOptions) =>
       return rabbit.publish(records)
     }
 
-    /** Publishes until the broker confirms; one warning when it goes down, one line when it is back. */
-    const publishUntilConfirmed = (destination: Destination, batch: ReadonlyArray<OutboxEntry>) => {
+    /** Retries until the broker answers; one warning when it goes down, one line when it is back. */
+    const untilAnswered = (destination: Destination, attempt: Effect.Effect<void, BrokerUnavailable>) => {
       const broker = brokerOf[destination]
       let downSince: number | undefined
-      return publish(destination, batch).pipe(
+      return attempt.pipe(
         Effect.tapError((error) =>
           Effect.zipRight(
             Metric.increment(byDestination(publishFailures, destination)),
@@ -119,6 +125,9 @@ export const run = (options: OutboxRelayOptions) =>
 
     const drain = (destination: Destination, fence: { readonly lockKey: number; readonly leaderPid: number }) =>
       Effect.gen(function*() {
+        // A new term fences the last one's Kafka producer before reading anything: from now on a
+        // deposed relay cannot commit, and what it did commit is known and not sent again.
+        if (destination === "events") yield* untilAnswered(destination, kafka.fence)
         const readFrom = (cursor: OutboxCursor) => Effect.fork(store.pending(destination, cursor, options.batchSize))
         let cursor = yield* store.cursorOf(destination)
         let next = yield* readFrom(cursor)
@@ -132,7 +141,7 @@ export const run = (options: OutboxRelayOptions) =>
           const last = batch[batch.length - 1]!.cursor
           // Read the next batch while this one is on its way: reading ahead marks nothing.
           next = yield* readFrom(last)
-          yield* publishUntilConfirmed(destination, batch)
+          yield* untilAnswered(destination, publish(destination, batch))
           if (options.crashAfterPublish === destination) process.kill(process.pid, "SIGKILL")
           yield* store.advance(destination, last, fence)
           cursor = last

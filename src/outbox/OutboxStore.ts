@@ -17,6 +17,12 @@ export interface OutboxCursor {
   readonly globalPosition: number
 }
 
+/** Commit order of two cursors: negative when `a` comes first. */
+export const compareCursors = (a: OutboxCursor, b: OutboxCursor): number => {
+  const byTransaction = BigInt(a.transactionId) - BigInt(b.transactionId)
+  return byTransaction !== 0n ? (byTransaction < 0n ? -1 : 1) : a.globalPosition - b.globalPosition
+}
+
 export interface OutboxEntry {
   readonly cursor: OutboxCursor
   readonly event: RecordedEvent

@@ -18,6 +18,10 @@ export const TASK_VERSION = 1
 /** Names of the topics, exchanges and queues, each under the deployment's prefix. */
 export const topology = (prefix: string) => ({
   eventsTopic: (streamType: string) => `${prefix}${streamType}.events`,
+  /** The relay's position in the outbox, committed in each Kafka transaction with the events it covers. */
+  relayPositionTopic: `${prefix}outbox.relay-position`,
+  /** The relay's transactional id: a new active relay fences the previous one's producer by it. */
+  relayTransactionalId: `${prefix}outbox-relay`,
   notificationsExchange: `${prefix}notifications`,
   pushQueue: `${prefix}push-notifications`,
   /** Tasks given up: the reason and the attempt count are in their headers. */

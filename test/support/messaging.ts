@@ -141,15 +141,10 @@ export const orderLifeAfterPlacing = (totalCents: number): ReadonlyArray<OrderCo
   OrderCommand.Deliver({ at })
 ]
 
-/** Versions per key in the order they arrived, first occurrence only (a redelivered duplicate is dropped). */
+/** Versions per key in the order they arrived, every copy: a duplicate or a step back shows. */
 export const versionsByKey = (messages: ReadonlyArray<KafkaMessage>) => {
-  const seen = new Set<string>()
   const byKey = new Map<string, Array<number>>()
-  for (const message of messages) {
-    if (seen.has(message.value.eventId)) continue
-    seen.add(message.value.eventId)
-    byKey.set(message.key, [...(byKey.get(message.key) ?? []), message.value.version])
-  }
+  for (const message of messages) byKey.set(message.key, [...(byKey.get(message.key) ?? []), message.value.version])
   return byKey
 }
 
