@@ -4,64 +4,18 @@
  */
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Fiber, Layer, Schedule } from "effect"
-import { randomUUID } from "node:crypto"
-import { OrderActors } from "../../src/aggregates.js"
-import type { RecordedEvent } from "../../src/eventstore/EventStore.js"
+import { Effect, Fiber, Layer } from "effect"
 import * as Outbox from "../../src/outbox/OutboxStore.js"
+import { allEvents, appOnEnvironment, readTopic, TestMessaging } from "../support/messaging.js"
 import {
-  allEvents,
-  appOnEnvironment,
-  type MessagingEnvironment,
-  orderLifeAfterPlacing,
-  readTopic,
-  TestMessaging,
-  versionsByKey
-} from "../support/messaging.js"
-import { options, placeOrder } from "../support/orders.js"
-import { startCli } from "../../bench/lib/processes.js"
-
-const relayProcess = (env: MessagingEnvironment, extra: Readonly<Record<string, string>> = {}) =>
-  startCli(["relay"], {
-    DATABASE_URL: env.databaseUrl,
-    MESSAGING_PREFIX: env.prefix,
-    OUTBOX_POLL_INTERVAL: "200 millis",
-    ...extra
-  })
-
-const ACTIVE = /outbox relay active/
-const STANDING_BY = /outbox relay standing by/
-
-const orderLives = (count: number, concurrency: number) =>
-  Effect.gen(function*() {
-    const orders = yield* OrderActors
-    yield* Effect.forEach(Array.from({ length: count }, () => randomUUID()), (id) =>
-      Effect.gen(function*() {
-        const placed = yield* orders.execute(id, placeOrder(), options())
-        for (const command of orderLifeAfterPlacing(placed.state.totalCents)) yield* orders.execute(id, command, options())
-      }), { concurrency, discard: true })
-  })
-
-/** Waits until every outbox row is behind its destination's cursor. */
-const drained = Effect.flatMap(Outbox.OutboxStore, (outbox) =>
-  outbox.backlog.pipe(
-    Effect.filterOrFail((backlog) => backlog.events === 0 && backlog.notifications === 0, () => new Error("outbox not drained")),
-    Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 600 })
-  ))
-
-/** Kafka holds every stored event exactly once, each key's in version order: every copy counted, none dropped. */
-const expectEveryEventInOrder = (env: MessagingEnvironment, stored: ReadonlyArray<RecordedEvent>) =>
-  Effect.gen(function*() {
-    const ids = new Set(stored.map((event) => event.eventId))
-    const received = yield* readTopic(env.names.eventsTopic("order"), (messages) => {
-      const seen = new Set(messages.map((message) => message.value.eventId))
-      return [...ids].every((id) => seen.has(id))
-    })
-    const expected = new Map<string, Array<number>>()
-    for (const event of stored) expected.set(event.streamId, [...(expected.get(event.streamId) ?? []), event.version])
-    expect(versionsByKey(received)).toEqual(expected)
-    return received
-  })
+  ACTIVE,
+  drained,
+  expectEveryEventInOrder,
+  orderLives,
+  relayProcess,
+  sessionPidOf,
+  STANDING_BY
+} from "../support/relays.js"
 
 const Environment = Outbox.layer.pipe(Layer.provideMerge(appOnEnvironment({ relay: false })))
 
@@ -113,7 +67,7 @@ layer(Environment, { excludeTestServices: true, timeout: "120 seconds" })("two r
       const sql = yield* SqlClient.SqlClient
       const relays = [yield* relayProcess(env), yield* relayProcess(env)]
       const activeLine = yield* Effect.raceAll(relays.map((relay) => relay.waitForLine(ACTIVE, 30_000)))
-      const sessionPid = Number(/sessionPid=(\d+)/.exec(activeLine)![1])
+      const sessionPid = sessionPidOf(activeLine)
       const marks = relays.map((relay) => relay.lines.length)
 
       const traffic = yield* Effect.fork(orderLives(30, 4))

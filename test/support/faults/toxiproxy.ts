@@ -36,7 +36,8 @@ export interface Proxy {
 }
 
 export interface Toxiproxy {
-  readonly proxy: (name: string, upstream: string) => Effect.Effect<Proxy>
+  /** A proxy to `upstream`, listening on `listenPort` (a free port when not given). */
+  readonly proxy: (name: string, upstream: string, listenPort?: number) => Effect.Effect<Proxy>
 }
 
 const request = (api: string, method: string, path: string, body?: unknown) =>
@@ -67,9 +68,9 @@ export const toxiproxy = Effect.gen(function*() {
     Effect.orDie
   )
 
-  const proxy = (name: string, upstream: string) =>
+  const proxy = (name: string, upstream: string, listenPort?: number) =>
     Effect.gen(function*() {
-      const port = yield* freePort
+      const port = listenPort ?? (yield* freePort)
       yield* request(api, "POST", "/proxies", { name, listen: `127.0.0.1:${port}`, upstream, enabled: true })
       let toxics: Array<string> = []
       const addToxic = (type: string, stream: "upstream" | "downstream", attributes: Record<string, number>) =>
