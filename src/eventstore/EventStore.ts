@@ -129,7 +129,7 @@ export interface EventStoreShape {
     options?: {
       readonly afterVersion?: number
       readonly toVersion?: number
-      /** Only events recorded at or before this moment. */
+      /** The events before the first one recorded after this moment (a prefix, even if clocks stepped back). */
       readonly recordedUntil?: Date
     }
   ) => Effect.Effect<ReadonlyArray<RecordedEvent>, SqlError.SqlError>

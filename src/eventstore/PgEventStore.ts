@@ -389,7 +389,12 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
     sql<EventRow>`SELECT ${columns} FROM events
       WHERE stream_id = ${streamId} AND version > ${options?.afterVersion ?? 0}
         AND version <= ${options?.toVersion ?? 2_147_483_647}
-        AND recorded_at <= ${options?.recordedUntil ?? new Date(8.64e15)}
+        -- Up to a moment: the prefix of versions before the first one recorded after it. A clock that
+        -- stepped back can give a later version an earlier time; skipping over it would fold a
+        -- history with a hole in it, a state that never existed.
+        AND version < coalesce((
+          SELECT min(version) FROM events WHERE stream_id = ${streamId} AND recorded_at > ${options?.recordedUntil ?? new Date(8.64e15)}
+        ), 2147483647)
       ORDER BY version`.pipe(
       Effect.map((rows) => rows.map(toRecordedEvent)),
       Effect.withSpan("EventStore.readStream", { attributes: { streamId } })

@@ -287,7 +287,17 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       Effect.withSpan(`Actor.execute`, { attributes: { streamType: definition.streamType, streamId: id, command: command._tag } })
     ) as Effect.Effect<CommandResult<State, Event>, CommandError>
 
-  const read = load.pipe(Effect.withSpan("Actor.read", { attributes: { streamType: definition.streamType, streamId: id } }))
+  /**
+   * The state as the store has it now: the cache, unless another process appended since — one index
+   * probe of the stream's head tells, and the actor catches up. Without it a read on one node would
+   * answer a state another node has moved past, for as long as reads keep the actor alive.
+   */
+  const read = Effect.gen(function*() {
+    if (current === undefined) return yield* load
+    const cached = current
+    const head = yield* store.streamVersion(id).pipe(Effect.mapError(unavailable))
+    return head > cached.version ? yield* catchUp(cached) : cached
+  }).pipe(Effect.withSpan("Actor.read", { attributes: { streamType: definition.streamType, streamId: id } }))
 
   /**
    * Commands that were waiting together in the mailbox, decided in turn against the state each

@@ -62,6 +62,23 @@ layer(StoreTest, { excludeTestServices: true })("event store", (it) => {
       expect((yield* store.readStream(stream, { toVersion: 2 })).map((event) => event.version)).toEqual([1, 2])
     }))
 
+  it.effect("reading up to a moment gives a prefix of versions, even when the clock stepped back between two", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const sql = yield* SqlClient.SqlClient
+      const stream = streamId()
+      yield* append(stream, 0, 3)
+      // v2 recorded at 12:00, v3 at 11:00: the clock stepped back an hour between them.
+      yield* sql`UPDATE events SET recorded_at = CASE version
+          WHEN 1 THEN '2026-01-01T10:00:00Z'::timestamptz WHEN 2 THEN '2026-01-01T12:00:00Z' ELSE '2026-01-01T11:00:00Z' END
+        WHERE stream_id = ${stream}`
+      const at = (iso: string) => Effect.map(store.readStream(stream, { recordedUntil: new Date(iso) }), (events) => events.map((e) => e.version))
+      // At 11:30 the store held v1 only: v3's earlier time does not let it skip over v2.
+      expect(yield* at("2026-01-01T11:30:00Z")).toEqual([1])
+      expect(yield* at("2026-01-01T12:00:00Z")).toEqual([1, 2, 3])
+      expect(yield* at("2026-01-01T09:00:00Z")).toEqual([])
+    }))
+
   it.effect("refuses a stale or a future expected version with the actual version, and writes nothing", () =>
     Effect.gen(function*() {
       const store = yield* EventStore

@@ -142,6 +142,20 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
       expect((yield* nodeA.execute(id, addOne(), options({ expectedVersion: 4 }))).version).toBe(5)
     }))
 
+  it.scoped("a read on one node sees what another node appended since it cached the order", () =>
+    Effect.gen(function*() {
+      const nodeA = yield* makeActorSystem(orderAggregate, yield* EventStore, settings())
+      const nodeB = yield* makeActorSystem(orderAggregate, yield* otherNodeStore, settings())
+      const id = randomUUID()
+      yield* nodeA.execute(id, placeOrder(), options())
+      expect((yield* nodeA.read(id)).version).toBe(1)
+      yield* nodeB.execute(id, addOne(), options())
+      yield* nodeB.execute(id, addOne(), options())
+      const read = yield* nodeA.read(id)
+      expect(read.version).toBe(3)
+      expect(read.state.lines[0]!.quantity).toBe(3)
+    }))
+
   it.scoped("two nodes hammering the same orders lose no acknowledged command", () =>
     Effect.gen(function*() {
       const storeA = yield* EventStore
