@@ -178,7 +178,6 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
         }
         cells.set(id, cell)
         runFork(runActor(cell))
-        if (cells.size > settings.maxActors) evictLeastRecentlyUsed()
       } else {
         cells.delete(id)
         cells.set(id, cell)
@@ -186,6 +185,8 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
       if (!cell.mailbox.unsafeOffer(envelope)) return "full"
       cell.inFlight++
       cell.lastActive = Date.now()
+      // Only now, with this cell busy: eviction must never pick the actor it is handing a message to.
+      if (cells.size > settings.maxActors) evictLeastRecentlyUsed()
       return "accepted"
     }
 

@@ -168,6 +168,9 @@ layer(environment(Layer.mergeAll(HttpLive, RelayLive, ProjectorLive)), { exclude
       const second = yield* get(`/customers/${customerId}/orders?limit=2&cursor=${first.json.nextCursor}`)
       expect(second.json).toEqual({ orders: [expect.objectContaining({ orderId: ids[0] })], nextCursor: null })
       expect((yield* get(`/customers/${customerId}/orders?cursor=nonsense`)).status).toBe(400)
+      // Crafted: well-formed JSON whose timestamp JavaScript reads but PostgreSQL would not.
+      const crafted = Buffer.from(JSON.stringify(["1", "x"])).toString("base64url")
+      expect((yield* get(`/customers/${customerId}/orders?cursor=${crafted}`)).status).toBe(400)
     }))
 })
 

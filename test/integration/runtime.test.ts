@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, FastCheck as fc, Fiber, Layer, Runtime, Scope } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, FastCheck as fc, Fiber, Layer, Runtime, Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { StoreLive } from "../../src/app.js"
 import { fold } from "../../src/domain/aggregate.js"
@@ -215,6 +215,26 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
       // A passivated actor comes back with its state from the store.
       expect(yield* orders.execute(ids[0]!, addOne(), options())).toMatchObject({ version: 2 })
       expect((yield* orders.read(ids[0]!)).state.lines[0]!.quantity).toBe(2)
+    }))
+
+  it.scoped("at the cap with every other actor busy, a new actor takes its command: eviction never picks it", () =>
+    Effect.gen(function*() {
+      const real = yield* EventStore
+      const gate = yield* Deferred.make<void>()
+      const held = new Set<string>()
+      // Appends to the held orders wait at the gate: their actors stay busy.
+      const gated: EventStoreShape = {
+        ...real,
+        append: (request) => held.has(request.streamId) ? Effect.zipRight(Deferred.await(gate), real.append(request)) : real.append(request)
+      }
+      const orders = yield* makeActorSystem(orderAggregate, gated, settings({ maxActors: 2 }))
+      const busy = [randomUUID(), randomUUID()]
+      for (const id of busy) held.add(id)
+      const waiting = yield* Effect.forEach(busy, (id) => Effect.fork(orders.execute(id, placeOrder(), options())))
+      yield* Effect.sleep("100 millis")
+      expect(yield* orders.execute(randomUUID(), placeOrder(), options())).toMatchObject({ version: 1 })
+      yield* Deferred.succeed(gate, undefined)
+      for (const fiber of waiting) expect((yield* Fiber.join(fiber)).version).toBe(1)
     }))
 
   it.effect("shutdown lets every accepted command finish", () =>

@@ -1,6 +1,6 @@
 /** Handlers of the read endpoints. */
 import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
-import { Effect, Option } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { OrderSummaries, type CustomerCursor } from "../../projections/OrderSummaries.js"
 import type { OrderSummary } from "../../projections/orderSummary.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
@@ -26,10 +26,16 @@ const setHeader = (name: string, value: string) =>
 
 const encodeCursor = (cursor: CustomerCursor) => Buffer.from(JSON.stringify([cursor.placedAt, cursor.orderId])).toString("base64url")
 
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
 const decodeCursor = (text: string): Option.Option<CustomerCursor> => {
   try {
     const value: unknown = JSON.parse(Buffer.from(text, "base64url").toString("utf8"))
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string" && !Number.isNaN(Date.parse(value[0]))) {
+    // Only what encodeCursor writes: a timestamp in toISOString's exact form, which the database reads.
+    if (
+      Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string" &&
+      ISO_INSTANT.test(value[0]) && !Number.isNaN(Date.parse(value[0])) && new Date(value[0]).toISOString() === value[0]
+    ) {
       return Option.some({ placedAt: value[0], orderId: value[1] })
     }
   } catch {
@@ -52,11 +58,16 @@ export const ReadModelsHttpLive = HttpApiBuilder.group(Api, "readModels", (handl
           const wanted = urlParams.minVersion
           const caughtUp = (current: Option.Option<OrderSummary>) =>
             wanted === undefined || (Option.isSome(current) && current.value.lastVersion >= wanted)
-          // Read-your-writes: look again until the projection has caught up, or the wait is over.
-          const deadline = Date.now() + (urlParams.waitMs ?? DEFAULT_WAIT_MS)
+          // Read-your-writes: look again until the projection has caught up, or the wait is over; soon at
+          // first (the projection is usually milliseconds behind), then less and less often.
+          const deadline = (yield* Clock.currentTimeMillis) + (urlParams.waitMs ?? DEFAULT_WAIT_MS)
           let found = yield* find
-          while (!caughtUp(found) && Date.now() < deadline) {
-            yield* Effect.sleep("20 millis")
+          let pause = 20
+          while (!caughtUp(found)) {
+            const left = deadline - (yield* Clock.currentTimeMillis)
+            if (left <= 0) break
+            yield* Effect.sleep(Math.min(pause, left))
+            pause = Math.min(pause * 2, 500)
             found = yield* find
           }
           const stale = !caughtUp(found)
