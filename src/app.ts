@@ -12,6 +12,7 @@ import { AggregatesLive, streamTypes } from "./aggregates.js"
 import { AppConfig, type AppConfigShape } from "./config.js"
 import * as PgDatabase from "./database/PgDatabase.js"
 import { runMigrations } from "./database/migrations.js"
+import { checkCommitOrder } from "./eventstore/commitOrderGuard.js"
 import * as PgEventStore from "./eventstore/PgEventStore.js"
 import * as ApiServer from "./http/server.js"
 import * as DeliveryStore from "./notifications/DeliveryStore.js"
@@ -74,6 +75,7 @@ const PublishersLive = Layer.unwrapEffect(
 export const RelayLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const config = yield* AppConfig
+    yield* checkCommitOrder.pipe(Effect.orDieWith((refused) => new Error(refused.message)))
     yield* Effect.forkScoped(KafkaPublisher.createTopicsAtStartup(kafkaTopics(config)))
     yield* Effect.forkScoped(OutboxRelay.run({
       names: topology(config.messagingPrefix),
@@ -116,7 +118,11 @@ export const WorkerLive = Layer.scopedDiscard(
       concurrency: worker.concurrency,
       maxAttempts: worker.maxAttempts,
       retryBaseDelay: worker.retryBaseDelay,
+      // Half of it covers a push that runs into its timeout, and recording the outcome.
       claimLease: Duration.sum(Duration.times(worker.pushTimeout, 2), Duration.seconds(5)),
+      confirmTimeout: Duration.seconds(10),
+      sweep: { interval: worker.sweepInterval, grace: worker.sweepGrace, batchSize: worker.sweepBatch },
+      crashAfterPush: worker.crashAfterPush,
       crashBeforeAck: worker.crashBeforeAck
     }))
   })

@@ -7,6 +7,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { checkCommitOrder } from "../eventstore/commitOrderGuard.js"
 import { EventStore } from "../eventstore/EventStore.js"
 import { LIVE_TABLE } from "./OrderSummaries.js"
 import { fromRecorded, projectEvents } from "./projectEvents.js"
@@ -25,6 +26,8 @@ export const rebuildOrderSummaries = (onProgress: (progress: RebuildProgress) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const store = yield* EventStore
+    // The replay walks commit order: in a moved database it would find nothing, and swap in an empty table.
+    yield* checkCommitOrder
     const building = `${LIVE_TABLE}_rebuild`
     yield* sql`DROP TABLE IF EXISTS ${sql(building)}`
     yield* sql`CREATE TABLE ${sql(building)} (LIKE ${sql(LIVE_TABLE)} INCLUDING ALL)`
