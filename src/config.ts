@@ -43,7 +43,9 @@ export const appConfig = Config.all({
      * An append not answered within this has lost its reply: it is resolved by its event ids, and
      * reported as of unknown outcome when that fails too.
      */
-    appendTimeout: withDefault(Config.duration("APPEND_TIMEOUT"), Duration.seconds(5))
+    appendTimeout: withDefault(Config.duration("APPEND_TIMEOUT"), Duration.seconds(5)),
+    /** Idempotency keys are kept this long: a retry within it gets the first answer; after it, it is a new request. */
+    idempotencyRetention: withDefault(Config.duration("IDEMPOTENCY_RETENTION"), Duration.hours(24))
   }),
   kafka: Config.all({
     brokers: commaList("KAFKA_BROKERS", "127.0.0.1:9092"),
@@ -107,8 +109,19 @@ export const appConfig = Config.all({
       ),
       3001
     ),
+    /** How often each worker's sweeper looks for deliveries stuck past their due time. */
+    sweepInterval: withDefault(Config.duration("WORKER_SWEEP_INTERVAL"), Duration.seconds(10)),
+    /**
+     * A delivery still unsettled this long after it was due back (its claim ran out, or its retry
+     * wait ended) lost its message: the sweeper publishes its task again, and again after as long.
+     */
+    sweepGrace: withDefault(Config.duration("WORKER_SWEEP_GRACE"), Duration.seconds(30)),
+    /** Deliveries one sweep takes at most. */
+    sweepBatch: positiveInt("WORKER_SWEEP_BATCH", 500),
     /** Fault injection for the test suite: the worker kills itself after recording a push, before the ack. */
-    crashBeforeAck: withDefault(Config.boolean("WORKER_CRASH_BEFORE_ACK"), false)
+    crashBeforeAck: withDefault(Config.boolean("WORKER_CRASH_BEFORE_ACK"), false),
+    /** Fault injection for the test suite: the worker kills itself right after a push, before recording it. */
+    crashAfterPush: withDefault(Config.boolean("WORKER_CRASH_AFTER_PUSH"), false)
   }),
   /** Events between snapshots of an aggregate; 0 switches snapshots off. SNAPSHOT_EVERY_<TYPE> sets one type's. */
   snapshotEvery: withDefault(

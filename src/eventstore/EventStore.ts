@@ -36,6 +36,8 @@ export interface RecordedEvent {
 }
 
 export interface IdempotencyClaim {
+  /** Whose key it is (the caller): the same key from two callers never meets. */
+  readonly scope: string
   readonly key: string
   /** Fingerprint of the request: the same key with another request is refused, not replayed. */
   readonly requestHash: string
@@ -142,7 +144,9 @@ export interface EventStoreShape {
     readonly afterPosition: number
     readonly limit: number
   }) => Effect.Effect<ReadonlyArray<RecordedEvent>, UnknownPosition | SqlError.SqlError>
-  readonly findIdempotency: (key: string) => Effect.Effect<Option.Option<StoredIdempotency>, SqlError.SqlError>
+  readonly findIdempotency: (
+    claim: Pick<IdempotencyClaim, "scope" | "key">
+  ) => Effect.Effect<Option.Option<StoredIdempotency>, SqlError.SqlError>
   /** The latest snapshot and the events after it, in one round trip. */
   readonly loadLatest: (streamId: string) => Effect.Effect<LoadedStream, SqlError.SqlError>
   /** Keeps a snapshot (and the latest few before it; older ones go). */

@@ -25,9 +25,33 @@ export interface PgEventStoreOptions {
    * ids, or reported as of unknown outcome.
    */
   readonly appendTimeout: Duration.Duration
+  /** Idempotency keys are kept this long: a retry within it gets the first answer. */
+  readonly idempotencyRetention: Duration.Duration
 }
 
-export const defaultOptions: PgEventStoreOptions = { appendTimeout: Duration.seconds(5) }
+export const defaultOptions: PgEventStoreOptions = { appendTimeout: Duration.seconds(5), idempotencyRetention: Duration.hours(24) }
+
+/** Expired idempotency keys deleted per statement; the purge goes on while it finds this many. */
+const PURGE_BATCH = 10_000
+
+/**
+ * Deletes up to `limit` idempotency keys older than `retention`, oldest first; gives the count. A
+ * retry after that is decided anew, like a new request.
+ */
+export const purgeIdempotencyKeys = (retention: Duration.Duration, limit: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ purged: number }>`
+      WITH expired AS (
+        SELECT scope, idempotency_key FROM idempotency_keys
+        WHERE created_at < now() - make_interval(secs => ${Duration.toSeconds(retention)})
+        ORDER BY created_at
+        LIMIT ${limit}
+      ), deleted AS (
+        DELETE FROM idempotency_keys k USING expired
+        WHERE k.scope = expired.scope AND k.idempotency_key = expired.idempotency_key
+        RETURNING 1
+      )
+      SELECT count(*)::int AS purged FROM deleted`.pipe(Effect.map(([row]) => row?.purged ?? 0)))
 
 /** Attempts at learning the outcome of an append whose reply was lost, after the first. */
 const RESOLVE_ATTEMPTS = 3
@@ -116,6 +140,15 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
   const sql = yield* SqlClient.SqlClient
   const announce = yield* announceAppends(sql)
 
+  // Expired idempotency keys go, a batch at a time, every minute; a failure waits for the next round.
+  yield* purgeIdempotencyKeys(options.idempotencyRetention, PURGE_BATCH).pipe(
+    Effect.repeat({ while: (purged) => purged >= PURGE_BATCH }),
+    Effect.catchAll((error) => Effect.logWarning("expired idempotency keys not purged; trying again in a minute", error)),
+    Effect.zipRight(Effect.sleep("1 minute")),
+    Effect.forever,
+    Effect.forkScoped
+  )
+
   const columns = sql`global_position, event_id, stream_id, stream_type, version, event_type, schema_version,
     payload, metadata, recorded_at`
 
@@ -123,9 +156,9 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
     sql<{ version: number }>`SELECT coalesce(max(version), 0)::int AS version FROM events WHERE stream_id = ${streamId}`
       .pipe(Effect.map((rows) => rows[0]?.version ?? 0))
 
-  const findIdempotency = (key: string) =>
+  const findIdempotency: EventStoreShape["findIdempotency"] = (claim) =>
     sql<{ request_hash: string; result: AppendResult }>`
-      SELECT request_hash, result FROM idempotency_keys WHERE idempotency_key = ${key}`.pipe(
+      SELECT request_hash, result FROM idempotency_keys WHERE scope = ${claim.scope} AND idempotency_key = ${claim.key}`.pipe(
       Effect.map((rows) =>
         Option.map(Option.fromNullable(rows[0]), (row): StoredIdempotency => ({
           requestHash: row.request_hash,
@@ -152,11 +185,12 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
       ), input AS (
         SELECT e.value, e.ordinal FROM jsonb_array_elements(${events}::jsonb) WITH ORDINALITY AS e(value, ordinal)
       ), claimed AS (
-        INSERT INTO idempotency_keys (idempotency_key, stream_id, request_hash, result)
-        SELECT ${key}::text, ${request.streamId}, ${request.idempotency?.requestHash ?? ""}, ${JSON.stringify(result)}::jsonb
+        INSERT INTO idempotency_keys (scope, idempotency_key, stream_id, request_hash, result)
+        SELECT ${request.idempotency?.scope ?? ""}, ${key}::text, ${request.streamId}, ${request.idempotency?.requestHash ?? ""},
+          ${JSON.stringify(result)}::jsonb
         FROM current
         WHERE ${key}::text IS NOT NULL AND current.version = ${request.expectedVersion}
-        ON CONFLICT (idempotency_key) DO NOTHING
+        ON CONFLICT (scope, idempotency_key) DO NOTHING
         RETURNING 1
       ), appended AS (
         INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version, payload, metadata)
@@ -222,7 +256,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
         const claim = request.idempotency
         // A retry is answered by its key whatever version it was decided on; without one, it is a conflict.
         if (claim === undefined) return Effect.fail(conflict(actualVersion))
-        return findIdempotency(claim.key).pipe(
+        return findIdempotency(claim).pipe(
           Effect.flatMap((stored): Effect.Effect<AppendOutcome, VersionConflict | IdempotencyKeyReused> =>
             Option.isNone(stored)
               ? Effect.fail(conflict(actualVersion))

@@ -8,7 +8,7 @@ import type { SqlError } from "@effect/sql"
 import { Effect, Either, Exit, Metric, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { type AggregateDefinition, type DomainError, fold } from "../domain/aggregate.js"
-import type { AppendOutcome, EventMetadata, EventStoreShape, RecordedEvent } from "../eventstore/EventStore.js"
+import type { AppendOutcome, EventMetadata, EventStoreShape, IdempotencyClaim, RecordedEvent } from "../eventstore/EventStore.js"
 import { type Decided, decideInTurn } from "./decide.js"
 import {
   AggregateNotFound,
@@ -23,7 +23,7 @@ export interface CommandOptions {
   /** The version the caller's decision rests on (If-Match); a different version is a conflict, never retried. */
   readonly expectedVersion?: number | undefined
   /** A retry with the same key and request returns the first result and appends nothing. */
-  readonly idempotency?: { readonly key: string; readonly requestHash: string } | undefined
+  readonly idempotency?: IdempotencyClaim | undefined
   readonly metadata: EventMetadata
 }
 
@@ -235,7 +235,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       const priorResult = Effect.gen(function*() {
         if (options.idempotency === undefined) return Option.none<CommandResult<State, Event>>()
         const claim = options.idempotency
-        const prior = yield* store.findIdempotency(claim.key).pipe(Effect.mapError(unavailable))
+        const prior = yield* store.findIdempotency(claim).pipe(Effect.mapError(unavailable))
         if (Option.isNone(prior)) return Option.none<CommandResult<State, Event>>()
         if (prior.value.requestHash !== claim.requestHash) return yield* new IdempotencyKeyReused({ key: claim.key })
         return Option.some(replayedResult(snapshot, prior.value.result.toVersion))

@@ -172,6 +172,18 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
         expect(yield* timeline(first.json.orderId)).toHaveLength(1)
       }))
 
+    it.effect("the same Idempotency-Key from two callers places two orders: keys belong to whoever sent them", () =>
+      Effect.gen(function*() {
+        const key = `place-${randomUUID()}`
+        const body = placeOrderBody()
+        const alice = yield* post("/orders", { body, headers: { "idempotency-key": key, "x-user-id": "alice" } })
+        const bob = yield* post("/orders", { body, headers: { "idempotency-key": key, "x-user-id": "bob" } })
+        expect([alice.status, bob.status]).toEqual([201, 201])
+        expect(bob.json.orderId).not.toBe(alice.json.orderId)
+        const again = yield* post("/orders", { body, headers: { "idempotency-key": key, "x-user-id": "alice" } })
+        expect(again.json.orderId).toBe(alice.json.orderId)
+      }))
+
     it.effect("a retried command with the same Idempotency-Key applies once", () =>
       Effect.gen(function*() {
         const orderId = yield* placeOrder()

@@ -132,7 +132,7 @@ it.scopedLive("when the outcome cannot be learnt, the caller hears so, and a ret
 
     // The commit's reply is lost and the database stays out of reach while the store asks again.
     proxy.cutNext(1, { thenRefuse: true })
-    const idempotency = { key: `k-${randomUUID()}`, requestHash: "add-one" }
+    const idempotency = { scope: "test", key: `k-${randomUUID()}`, requestHash: "add-one" }
     const unknown = yield* Effect.flip(orders.execute(id, addOne(), options({ idempotency })))
     expect(unknown._tag).toBe("AppendOutcomeUnknown")
 

@@ -1,14 +1,15 @@
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { Deferred, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
 import { StoreLive } from "../../src/app.js"
 import { EventStore, type RecordedEvent } from "../../src/eventstore/EventStore.js"
+import { purgeIdempotencyKeys } from "../../src/eventstore/PgEventStore.js"
 import { newEvent, newEvents, streamId } from "../support/events.js"
 import { testConfig } from "../support/layers.js"
 
 const StoreTest = StoreLive.pipe(Layer.provide(testConfig()))
 
-const append = (stream: string, expectedVersion: number, n = 1, idempotency?: { key: string; requestHash: string }) =>
+const append = (stream: string, expectedVersion: number, n = 1, idempotency?: { scope: string; key: string; requestHash: string }) =>
   Effect.flatMap(EventStore, (store) =>
     store.append({ streamId: stream, streamType: "test", expectedVersion, events: newEvents(n), idempotency }))
 
@@ -79,6 +80,22 @@ layer(StoreTest, { excludeTestServices: true })("event store", (it) => {
       expect(yield* at("2026-01-01T09:00:00Z")).toEqual([])
     }))
 
+  it.effect("idempotency keys are the caller's: the same key from two scopes never meets, and expired keys are purged", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const sql = yield* SqlClient.SqlClient
+      const key = `key-${streamId()}`
+      const [mine, theirs] = [streamId(), streamId()]
+      const first = yield* store.append({ streamId: mine, streamType: "test", expectedVersion: 0, events: newEvents(1), idempotency: { scope: "user:a", key, requestHash: "h" } })
+      const second = yield* store.append({ streamId: theirs, streamType: "test", expectedVersion: 0, events: newEvents(1), idempotency: { scope: "user:b", key, requestHash: "h" } })
+      expect([first._tag, second._tag]).toEqual(["Appended", "Appended"])
+
+      yield* sql`UPDATE idempotency_keys SET created_at = now() - interval '2 days' WHERE scope = 'user:a' AND idempotency_key = ${key}`
+      expect(yield* purgeIdempotencyKeys(Duration.hours(24), 10_000)).toBeGreaterThanOrEqual(1)
+      expect(yield* store.findIdempotency({ scope: "user:a", key })).toEqual(Option.none())
+      expect(Option.isSome(yield* store.findIdempotency({ scope: "user:b", key }))).toBe(true)
+    }))
+
   it.effect("refuses a stale or a future expected version with the actual version, and writes nothing", () =>
     Effect.gen(function*() {
       const store = yield* EventStore
@@ -122,15 +139,15 @@ layer(StoreTest, { excludeTestServices: true })("event store", (it) => {
       const store = yield* EventStore
       const stream = streamId()
       const key = `key-${stream}`
-      const first = yield* append(stream, 0, 2, { key, requestHash: "h1" })
+      const first = yield* append(stream, 0, 2, { scope: "test", key, requestHash: "h1" })
       expect(first._tag).toBe("Appended")
       // The retry was decided on the old version; the key, not the version, answers it.
-      const retry = yield* append(stream, 0, 2, { key, requestHash: "h1" })
+      const retry = yield* append(stream, 0, 2, { scope: "test", key, requestHash: "h1" })
       expect(retry).toEqual({ _tag: "Replayed", result: first.result })
-      const misuse = yield* Effect.flip(append(stream, 2, 1, { key, requestHash: "h2" }))
+      const misuse = yield* Effect.flip(append(stream, 2, 1, { scope: "test", key, requestHash: "h2" }))
       expect(misuse).toMatchObject({ _tag: "IdempotencyKeyReused", key })
       expect(yield* store.streamVersion(stream)).toBe(2)
-      expect(yield* store.findIdempotency(key)).toEqual(Option.some({ requestHash: "h1", result: first.result }))
+      expect(yield* store.findIdempotency({ scope: "test", key })).toEqual(Option.some({ requestHash: "h1", result: first.result }))
     }))
 
   it.effect("appends arriving together are committed together, each stream with its own guard", () =>

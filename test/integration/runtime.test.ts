@@ -115,7 +115,7 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
       const store = yield* EventStore
       const orders = yield* makeActorSystem(orderAggregate, store, settings())
       const id = randomUUID()
-      const idempotency = { key: `k-${id}`, requestHash: "place" }
+      const idempotency = { scope: "test", key: `k-${id}`, requestHash: "place" }
       const first = yield* orders.execute(id, placeOrder(), options({ idempotency }))
       const again = yield* orders.execute(id, placeOrder(), options({ idempotency }))
       expect(again).toMatchObject({ version: first.version, replayed: true, events: [] })

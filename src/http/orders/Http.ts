@@ -36,11 +36,18 @@ const requestHash = (route: string, orderId: string, payload: unknown) =>
   createHash("sha256").update(`${route}\n${orderId}\n${JSON.stringify(payload ?? null)}`).digest("hex")
 
 /**
- * With an Idempotency-Key, the new order's id is derived from the key (a name-based, version-5 style
- * UUID), so that a retry reaches the same order's actor and gets the first answer back.
+ * Whose idempotency keys these are: the caller. Until requests are authenticated, the caller is the
+ * user the request names (X-User-Id), and everyone else shares the anonymous scope.
  */
-const orderIdForKey = (key: string) => {
-  const hex = createHash("sha1").update(`orders:${key}`).digest("hex")
+const callerScope = (headers: CommandHeaders) => headers["x-user-id"] === undefined ? "anonymous" : `user:${headers["x-user-id"]}`
+
+/**
+ * With an Idempotency-Key, the new order's id is derived from the caller and the key (a name-based,
+ * version-5 style UUID), so that a retry reaches the same order's actor and gets the first answer
+ * back, and another caller's same key another order.
+ */
+const orderIdForKey = (scope: string, key: string) => {
+  const hex = createHash("sha1").update(`orders:${scope}:${key}`).digest("hex")
   const variant = ((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`
 }
@@ -80,7 +87,9 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
         const ifMatch = headers["if-match"]
         const options: CommandOptions = {
           expectedVersion: ifMatch === undefined ? undefined : Number(ifMatch.slice(1, -1)),
-          idempotency: key === undefined ? undefined : { key, requestHash: requestHash(route, orderId, payload) },
+          idempotency: key === undefined
+            ? undefined
+            : { scope: callerScope(headers), key, requestHash: requestHash(route, orderId, payload) },
           metadata: metadataFrom(headers)
         }
         const result = yield* orders.execute(orderId, makeCommand(yield* nowIso), options).pipe(
@@ -100,7 +109,7 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
       .handle("place", ({ headers, payload }) =>
         Effect.gen(function*() {
           const key = headers["idempotency-key"]
-          const orderId = key === undefined ? randomUUID() : orderIdForKey(key)
+          const orderId = key === undefined ? randomUUID() : orderIdForKey(callerScope(headers), key)
           const accepted = yield* send("place", orderId, headers, payload, (at) =>
             OrderCommand.PlaceOrder({ customerId: payload.customerId, currency: payload.currency, lines: payload.lines, at }))
           yield* setHeader("location", `/orders/${orderId}`)
