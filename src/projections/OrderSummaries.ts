@@ -19,6 +19,11 @@ export interface OrderSummariesShape {
   readonly load: (orderIds: ReadonlyArray<string>, table?: string) => Effect.Effect<Map<string, OrderSummary>, SqlError.SqlError>
   /** Writes the summaries; a row already at a higher version is left alone. */
   readonly save: (summaries: ReadonlyArray<OrderSummary>, table?: string) => Effect.Effect<void, SqlError.SqlError>
+  /**
+   * Inside a transaction: takes the table's write lock. A batch that takes it before reading its
+   * rows waits out a rebuild's swap, then reads — and writes — the table that was swapped in.
+   */
+  readonly lockForWrite: (table?: string) => Effect.Effect<void, SqlError.SqlError>
   readonly find: (orderId: string) => Effect.Effect<Option.Option<OrderSummary>, SqlError.SqlError>
   /** A customer's orders, newest first, `limit` at most, after `cursor`. */
   readonly byCustomer: (
@@ -91,6 +96,9 @@ export const make = Effect.gen(function*() {
         placed_at = EXCLUDED.placed_at, updated_at = EXCLUDED.updated_at, state = EXCLUDED.state, projected_at = now()
       WHERE ${sql(table)}.last_version < EXCLUDED.last_version`.pipe(Effect.asVoid)
 
+  const lockForWrite: OrderSummariesShape["lockForWrite"] = (table = LIVE_TABLE) =>
+    Effect.asVoid(sql`LOCK TABLE ${sql(table)} IN ROW EXCLUSIVE MODE`)
+
   const find: OrderSummariesShape["find"] = (orderId) =>
     sql<Row>`SELECT ${columns} FROM order_summaries WHERE order_id = ${orderId}`.pipe(
       Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toSummary))
@@ -104,7 +112,7 @@ export const make = Effect.gen(function*() {
           AND (placed_at, order_id) < (${cursor.placedAt}::timestamptz, ${cursor.orderId})
           ORDER BY placed_at DESC, order_id DESC LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(toSummary)))
 
-  return OrderSummaries.of({ load, save, find, byCustomer })
+  return OrderSummaries.of({ load, save, lockForWrite, find, byCustomer })
 })
 
 export const layer = Layer.effect(OrderSummaries, make)

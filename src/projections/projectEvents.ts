@@ -4,6 +4,7 @@
  * skipped — and gap-free: when an event is ahead of its row, the missing versions are read from the
  * event store, the source of truth, and applied first. One read and one write per batch.
  */
+import { SqlClient } from "@effect/sql"
 import { Data, Effect, Either } from "effect"
 import { EventStore, type RecordedEvent } from "../eventstore/EventStore.js"
 import { OrderSummaries } from "./OrderSummaries.js"
@@ -31,10 +32,19 @@ export const fromRecorded = (event: RecordedEvent): StoredEventRef => ({
   recordedAt: event.recordedAt.toISOString()
 })
 
+/**
+ * In one transaction that first takes the table's write lock: the rows are read from the table they
+ * are written to. Without it, a batch could read a row from the old table while a rebuild swapped a
+ * new one in, and write state built on the old row into the new table.
+ */
 export const projectEvents = (events: ReadonlyArray<StoredEventRef>, table?: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql.withTransaction(projectLocked(events, table)))
+
+const projectLocked = (events: ReadonlyArray<StoredEventRef>, table?: string) =>
   Effect.gen(function*() {
     const summaries = yield* OrderSummaries
     const store = yield* EventStore
+    yield* summaries.lockForWrite(table)
     const current = yield* summaries.load([...new Set(events.map((event) => event.streamId))], table)
     const changed = new Map<string, OrderSummary>()
     let applied = 0
