@@ -222,6 +222,13 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       return { decision, appended: Option.some(appended) }
     })
 
+  /** Whether the store holds events past `snapshot` (one index probe): another process appended. */
+  const isBehind = (snapshot: AggregateSnapshot<State>) =>
+    store.streamVersion(id).pipe(
+      Effect.map((head) => head > snapshot.version),
+      Effect.mapError(unavailable)
+    )
+
   /**
    * One command, alone: answered from its idempotency key when that was used before, refused at once
    * when its expected version is not the state's, and decided again on the newer state when another
@@ -258,7 +265,16 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         if (Either.isRight(outcome)) {
           const { appended, decision } = outcome.right
           const decided = decision.outcomes[0]!
-          if (Either.isLeft(decided)) return yield* Effect.fail(refusal(decided.left))
+          if (Either.isLeft(decided)) {
+            // A refusal appends nothing, so no version guard checks the state it was decided on:
+            // the stream's head does. Behind it, the actor catches up and decides again.
+            if (!(yield* isBehind(snapshot))) return yield* Effect.fail(refusal(decided.left))
+            snapshot = yield* catchUp(snapshot)
+            if (expected !== undefined) {
+              return yield* new VersionConflict({ streamId: id, expectedVersion: expected, actualVersion: snapshot.version })
+            }
+            continue
+          }
           if (Option.isSome(appended) && appended.value._tag === "Replayed") {
             // The same request won a race through another process; report its result.
             return replayedResult(yield* catchUp(snapshot), appended.value.result.toVersion)
@@ -295,8 +311,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
   const read = Effect.gen(function*() {
     if (current === undefined) return yield* load
     const cached = current
-    const head = yield* store.streamVersion(id).pipe(Effect.mapError(unavailable))
-    return head > cached.version ? yield* catchUp(cached) : cached
+    return (yield* isBehind(cached)) ? yield* catchUp(cached) : cached
   }).pipe(Effect.withSpan("Actor.read", { attributes: { streamType: definition.streamType, streamId: id } }))
 
   /**
@@ -321,7 +336,15 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         if (failure._tag === "VersionConflict") return yield* alone()
         return items.map(() => Exit.fail<CommandError>(failure))
       }
-      return outcome.right.decision.outcomes.map((decided) =>
+      // Refusals with nothing appended were decided on the cache alone: if another process moved
+      // the stream, every command goes alone, and each is decided on the newer state.
+      const { appended, decision } = outcome.right
+      if (Option.isNone(appended) && decision.outcomes.some(Either.isLeft)) {
+        const behind = yield* Effect.either(isBehind(loaded.right))
+        if (Either.isLeft(behind)) return items.map(() => Exit.fail(behind.left))
+        if (behind.right) return yield* alone()
+      }
+      return decision.outcomes.map((decided) =>
         Either.match(decided, { onLeft: (error) => Exit.fail(refusal(error)), onRight: (done) => Exit.succeed(toResult(done)) })
       )
     }).pipe(

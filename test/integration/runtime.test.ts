@@ -156,6 +156,25 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
       expect(read.state.lines[0]!.quantity).toBe(3)
     }))
 
+  it.scoped("a command one node would refuse on its cached state is decided on the state another node moved on to", () =>
+    Effect.gen(function*() {
+      const nodeA = yield* makeActorSystem(orderAggregate, yield* EventStore, settings())
+      const nodeB = yield* makeActorSystem(orderAggregate, yield* otherNodeStore, settings())
+      const id = randomUUID()
+      const placed = yield* nodeA.execute(id, placeOrder(), options())
+      yield* nodeB.execute(id, OrderCommand.Confirm({ at }), options())
+      // A's cache says "placed", where paying is refused; the store says "confirmed".
+      const paid = yield* nodeA.execute(id, OrderCommand.Pay({ amountCents: placed.state.totalCents, method: "card", at }), options())
+      expect(paid).toMatchObject({ version: 3, state: { status: "paid" } })
+      // The same in a mailbox batch of refusals: decided again, alone, on the newer state.
+      yield* nodeB.execute(id, OrderCommand.Ship({ carrier: "DHL", trackingNumber: "JD0146", at }), options())
+      const delivered = yield* Effect.all(
+        [nodeA.execute(id, OrderCommand.Deliver({ at }), options()), Effect.exit(nodeA.execute(id, OrderCommand.Deliver({ at }), options()))],
+        { concurrency: "unbounded" }
+      )
+      expect(delivered[0]).toMatchObject({ version: 5, state: { status: "delivered" } })
+    }))
+
   it.scoped("two nodes hammering the same orders lose no acknowledged command", () =>
     Effect.gen(function*() {
       const storeA = yield* EventStore
