@@ -13,7 +13,7 @@ TOXIPROXY := .data/bin/toxiproxy-server
 TOXIPROXY_VERSION := v2.12.0
 
 .PHONY: help install services services-down services-status run relay worker push-sink test test-unit typecheck migrate \
-	bench bench-replay bench-commands bench-outbox bench-worker bench-projection project toxiproxy
+	bench bench-replay bench-commands bench-outbox bench-worker bench-projection project toxiproxy soak
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
 PUSH_SINK_PORT ?= 4000
@@ -72,6 +72,9 @@ push-sink: $(INSTALLED) ## a local stand-in for a push provider that prints each
 
 test: services typecheck $(TOXIPROXY) ## the whole suite: unit, integration and end-to-end, against the real services
 	@node_modules/.bin/vitest run
+
+soak: services $(TOXIPROXY) ## the history check under faults for HISTORY_SECONDS (600) instead of one minute
+	@HISTORY_SECONDS="$${HISTORY_SECONDS:-600}" node_modules/.bin/vitest run --project faults test/faults/history.test.ts
 
 test-unit: $(INSTALLED) ## the unit tests only (no services needed)
 	@node_modules/.bin/vitest run --project unit
