@@ -20,6 +20,7 @@ import { EventStore, type RecordedEvent } from "../src/eventstore/EventStore.js"
 import * as PgEventStore from "../src/eventstore/PgEventStore.js"
 import * as KafkaPublisher from "../src/outbox/KafkaPublisher.js"
 import { toAmqpRecord, toKafkaRecord, type Topology } from "../src/outbox/messages.js"
+import * as QuarantineStore from "../src/quarantine/QuarantineStore.js"
 import * as OutboxRelay from "../src/outbox/OutboxRelay.js"
 import * as OutboxStore from "../src/outbox/OutboxStore.js"
 import * as RabbitPublisher from "../src/outbox/RabbitPublisher.js"
@@ -96,7 +97,7 @@ const relayEnvironment = (
     )
   )
   const database = PgDatabase.layer({ url: Redacted.make(url), maxConnections: 16, applicationName: "bench-outbox" })
-  return Layer.mergeAll(PgEventStore.layer, OutboxStore.layer, kafka, rabbit).pipe(Layer.provideMerge(database))
+  return Layer.mergeAll(PgEventStore.layer, OutboxStore.layer, QuarantineStore.layer, kafka, rabbit).pipe(Layer.provideMerge(database))
 }
 
 const relayOptions = (names: Topology, batchSize: number): OutboxRelay.OutboxRelayOptions => ({

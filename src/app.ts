@@ -26,6 +26,7 @@ import { topology } from "./outbox/messages.js"
 import * as OutboxRelay from "./outbox/OutboxRelay.js"
 import * as OutboxStore from "./outbox/OutboxStore.js"
 import * as RabbitPublisher from "./outbox/RabbitPublisher.js"
+import * as QuarantineStore from "./quarantine/QuarantineStore.js"
 
 export const DatabaseLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => PgDatabase.layer(config.database)))
 
@@ -85,7 +86,7 @@ export const RelayLive = Layer.scopedDiscard(
       crashAfterPublish: Option.getOrUndefined(config.outbox.crashAfterPublish)
     }))
   })
-).pipe(Layer.provide([OutboxStore.layer, PublishersLive]), Layer.provide(StoreLive))
+).pipe(Layer.provide([OutboxStore.layer, QuarantineStore.layer, PublishersLive]), Layer.provide(StoreLive))
 
 export const HttpLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => ApiServer.layer({ port: config.http.port, maxBodyBytes: config.http.maxBodyBytes }))
@@ -164,7 +165,7 @@ export const ProjectorLive = Layer.scopedDiscard(
       Effect.forkScoped
     )
   })
-).pipe(Layer.provide(OrderSummaries.layer), Layer.provide(StoreLive))
+).pipe(Layer.provide([OrderSummaries.layer, QuarantineStore.layer]), Layer.provide(StoreLive))
 
 /** `serve`: the HTTP API with its actors, the outbox relay and the projector (each can be switched off). */
 export const ServeLive = Layer.unwrapEffect(

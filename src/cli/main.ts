@@ -19,6 +19,7 @@ import { AppConfig } from "../config.js"
 import { runMigrations } from "../database/migrations.js"
 import { EventStore } from "../eventstore/EventStore.js"
 import { LoggingLive } from "../logging.js"
+import { quarantine } from "./quarantine.js"
 
 const serve = Command.make("serve", {}, () =>
   Layer.launch(ServeLive).pipe(Effect.tapErrorCause((cause) => Effect.logError("the server stopped", cause)))
@@ -165,7 +166,7 @@ const events = Command.make("events").pipe(
 )
 
 const cli = Command.make("actors").pipe(
-  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, dlq, migrate, events]),
+  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, dlq, quarantine, migrate, events]),
   Command.run({ name: "event-sourced-actors", version: "0.1.0" })
 )
 

@@ -20,7 +20,7 @@
 import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import { type Admin, Kafka, logLevel, Partitioners, type Producer } from "kafkajs"
 import { randomUUID } from "node:crypto"
-import { BrokerUnavailable, brokerUnavailable } from "./errors.js"
+import { BrokerRejected, BrokerUnavailable, brokerUnavailable } from "./errors.js"
 import type { KafkaRecord } from "./messages.js"
 import { compareCursors, type OutboxCursor } from "./OutboxStore.js"
 
@@ -57,7 +57,7 @@ export interface KafkaPublisherShape {
    * Sends the records not yet committed (those after the committed position), in order per topic
    * and key, and their last position, in one transaction; succeeds once it is committed.
    */
-  readonly publish: (records: ReadonlyArray<PositionedRecord>) => Effect.Effect<void, BrokerUnavailable>
+  readonly publish: (records: ReadonlyArray<PositionedRecord>) => Effect.Effect<void, BrokerUnavailable | BrokerRejected>
   /** Starts a fresh session now: fences any other publisher, and learns the committed position. */
   readonly fence: Effect.Effect<void, BrokerUnavailable>
 }
@@ -141,6 +141,16 @@ export const chunksOf = (records: ReadonlyArray<KafkaRecord>, maxBytes: number) 
   }
   if (current.length > 0) chunks.push(current)
   return chunks
+}
+
+/** Errors about the records themselves: the broker gives the same answer to the same records. */
+const REJECTED_RECORDS = new Set(["MESSAGE_TOO_LARGE", "RECORD_LIST_TOO_LARGE", "INVALID_RECORD"])
+
+const sendFailed = (cause: unknown) => {
+  const type = typeof cause === "object" && cause !== null ? (cause as { type?: unknown }).type : undefined
+  return typeof type === "string" && REJECTED_RECORDS.has(type)
+    ? new BrokerRejected({ broker: "kafka", message: `the broker refuses the records: ${type} (${(cause as Error).message})` })
+    : unavailable("sending")(cause)
 }
 
 /** The key of the relay's position record (one destination publishes to Kafka: the event log). */
@@ -307,7 +317,7 @@ export const make = (options: KafkaPublisherOptions) =>
               throw error
             }
           },
-          catch: unavailable("sending")
+          catch: sendFailed
         }).pipe(
           Effect.timeoutFail({
             duration: Duration.sum(options.sendTimeout, Duration.seconds(5)),

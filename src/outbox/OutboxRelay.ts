@@ -17,7 +17,9 @@
  * RabbitMQ, a crash between publish and mark sends that batch again: duplicates are possible, gaps
  * are not, and the workers deduplicate by event id.
  */
+import type { SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
+import { QuarantineStore } from "../quarantine/QuarantineStore.js"
 import * as PgDatabase from "../database/PgDatabase.js"
 import { Clock, Duration, Effect, Fiber, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
 import { APPENDED_CHANNEL } from "../eventstore/EventStore.js"
@@ -75,6 +77,7 @@ export const run = (options: OutboxRelayOptions) =>
     const store = yield* OutboxStore
     const kafka = yield* KafkaPublisher
     const rabbit = yield* RabbitPublisher
+    const quarantine = yield* QuarantineStore
 
     // The store's NOTIFY after appends commit wakes the loops; the poll covers a lost notification.
     const wakeups = yield* Effect.forEach(destinations, () => Queue.sliding<void>(1))
@@ -100,12 +103,16 @@ export const run = (options: OutboxRelayOptions) =>
     }
 
     /** Retries until the broker answers; one warning when it goes down, one line when it is back. */
-    const untilAnswered = (destination: Destination, attempt: Effect.Effect<void, BrokerUnavailable>) => {
+    const untilAnswered = <E extends { readonly _tag: string }>(
+      destination: Destination,
+      attempt: Effect.Effect<void, BrokerUnavailable | E>
+    ) => {
       const broker = brokerOf[destination]
       let downSince: number | undefined
+      const unavailable = (error: BrokerUnavailable | E): error is BrokerUnavailable => error._tag === "BrokerUnavailable"
       return attempt.pipe(
         Effect.tapError((error) =>
-          Effect.zipRight(
+          !unavailable(error) ? Effect.void : Effect.zipRight(
             Metric.increment(byDestination(publishFailures, destination)),
             downSince !== undefined ? Effect.void : Effect.suspend(() => {
               downSince = Date.now()
@@ -114,7 +121,10 @@ export const run = (options: OutboxRelayOptions) =>
             })
           )
         ),
-        Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")), Schedule.jittered)),
+        Effect.retry({
+          while: unavailable,
+          schedule: Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")), Schedule.jittered)
+        }),
         Effect.tap(() =>
           downSince === undefined ? Effect.void : Effect.logInfo(`${broker} is back; publishing resumed`).pipe(
             Effect.annotateLogs({ destination, broker, downForMs: Date.now() - downSince })
@@ -122,6 +132,30 @@ export const run = (options: OutboxRelayOptions) =>
         )
       )
     }
+
+    /**
+     * Publishes the batch; when the broker refuses records for good, halves the batch until the
+     * refused rows stand alone, parks each in the quarantine, and publishes the rest in order.
+     */
+    const publishOrPark = (
+      destination: Destination,
+      batch: ReadonlyArray<OutboxEntry>
+    ): Effect.Effect<void, SqlError.SqlError | BrokerUnavailable> =>
+      untilAnswered(destination, publish(destination, batch)).pipe(
+        Effect.catchTag("BrokerRejected", (rejected) => {
+          if (batch.length === 1) {
+            return quarantine.park({
+              source: `outbox:${destination}`,
+              globalPosition: batch[0]!.event.globalPosition,
+              reason: rejected.message,
+              // What a retry puts back in the outbox: the row's notification (the event is in the store).
+              received: batch[0]!.notification === null ? undefined : JSON.stringify(batch[0]!.notification)
+            })
+          }
+          const half = Math.ceil(batch.length / 2)
+          return Effect.zipRight(publishOrPark(destination, batch.slice(0, half)), publishOrPark(destination, batch.slice(half)))
+        })
+      )
 
     const drain = (destination: Destination, fence: { readonly lockKey: number; readonly leaderPid: number }) =>
       Effect.gen(function*() {
@@ -141,7 +175,7 @@ export const run = (options: OutboxRelayOptions) =>
           const last = batch[batch.length - 1]!.cursor
           // Read the next batch while this one is on its way: reading ahead marks nothing.
           next = yield* readFrom(last)
-          yield* untilAnswered(destination, publish(destination, batch))
+          yield* publishOrPark(destination, batch)
           if (options.crashAfterPublish === destination) process.kill(process.pid, "SIGKILL")
           yield* store.advance(destination, last, fence)
           cursor = last

@@ -52,6 +52,15 @@ export interface OutboxStoreShape {
   ) => Effect.Effect<void, LeadershipLost | SqlError.SqlError>
   /** Rows not yet delivered, per destination (ended transactions only). */
   readonly backlog: Effect.Effect<Readonly<Record<Destination, number>>, SqlError.SqlError>
+  /**
+   * Puts an event back in line for a destination: a new outbox row, in a transaction of its own, so
+   * it sorts after everything relayed so far (a quarantined row, retried).
+   */
+  readonly requeue: (
+    destination: Destination,
+    globalPosition: number,
+    notification: Notification | null
+  ) => Effect.Effect<void, SqlError.SqlError>
   /** Deletes delivered rows older than `retention`, at most `limit` per destination; gives the count. */
   readonly purge: (retention: Duration.Duration, limit: number) => Effect.Effect<number, SqlError.SqlError>
 }
@@ -144,7 +153,11 @@ export const make = Effect.gen(function*() {
       )
       SELECT count(*)::int AS purged FROM deleted`.pipe(Effect.map(([row]) => row?.purged ?? 0))
 
-  return OutboxStore.of({ cursorOf, pending, advance, backlog, purge })
+  const requeue: OutboxStoreShape["requeue"] = (destination, globalPosition, notification) =>
+    Effect.asVoid(sql`INSERT INTO outbox (destination, global_position, payload)
+      VALUES (${destination}, ${globalPosition}, ${notification === null ? null : JSON.stringify(notification)}::jsonb)`)
+
+  return OutboxStore.of({ cursorOf, pending, advance, backlog, purge, requeue })
 })
 
 export const layer = Layer.effect(OutboxStore, make)

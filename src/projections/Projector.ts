@@ -9,6 +9,7 @@ import { Duration, Effect, Metric, MetricBoundaries, Runtime, Schedule, Schema }
 import { type Consumer, type EachBatchPayload } from "kafkajs"
 import { EventEnvelope } from "../outbox/messages.js"
 import { kafkaClient } from "../outbox/KafkaPublisher.js"
+import { QuarantineStore } from "../quarantine/QuarantineStore.js"
 import { projectEvents } from "./projectEvents.js"
 import type { StoredEventRef } from "./orderSummary.js"
 
@@ -43,19 +44,30 @@ export type LagListener = (lagMs: number) => void
 
 export const run = (options: ProjectorOptions, onLag?: LagListener) =>
   Effect.gen(function*() {
-    const runtime = yield* Effect.runtime<Effect.Effect.Context<ReturnType<typeof projectEvents>>>()
+    const runtime = yield* Effect.runtime<Effect.Effect.Context<ReturnType<typeof projectEvents>> | QuarantineStore>()
+    const quarantine = yield* QuarantineStore
     const runPromise = Runtime.runPromise(runtime)
     const kafka = kafkaClient(options.brokers, "projector")
     let lagging = false
 
     const handleBatch = ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
       const events: Array<StoredEventRef> = []
+      const undecodable: Array<{ readonly offset: string; readonly text: string; readonly reason: string }> = []
       for (const message of batch.messages) {
-        const decoded = decodeEnvelope(message.value?.toString("utf8") ?? "")
-        // Not an event envelope: nothing any version of this projector could apply.
-        if (decoded._tag === "Left") continue
-        events.push(decoded.right)
+        const text = message.value?.toString("utf8") ?? ""
+        const decoded = decodeEnvelope(text)
+        if (decoded._tag === "Left") undecodable.push({ offset: message.offset, text, reason: decoded.left.message })
+        else events.push(decoded.right)
       }
+      // Not an event envelope this projector can read: parked, never skipped in silence. A newer
+      // schema written by a newer runtime shows up here too, and is retried once this one is upgraded.
+      const park = Effect.forEach(undecodable, (message) =>
+        quarantine.park({
+          source: "projector:order_summaries",
+          reason: `${batch.topic}[${batch.partition}] offset ${message.offset}: not an event envelope this projector reads: ` +
+            message.reason.slice(0, 500),
+          received: message.text
+        }), { discard: true })
       const apply = projectEvents(events).pipe(
         Effect.tapError((error) =>
           Effect.logWarning("projection batch failed; retrying").pipe(
@@ -92,7 +104,7 @@ export const run = (options: ProjectorOptions, onLag?: LagListener) =>
           })
         )
       )
-      return runPromise(apply)
+      return runPromise(Effect.zipRight(park, apply))
     }
 
     const consumer: Consumer = yield* Effect.acquireRelease(
