@@ -1,7 +1,9 @@
 /**
  * A stand-in for a push provider, for development, tests and benchmarks: it takes the worker's POSTs,
  * remembers them, and answers as told (200 by default). Like real providers it honours
- * `Idempotency-Key`: a repeated key is answered 200 and counted as a repeat, not as a new push.
+ * `Idempotency-Key` by default: a repeated key is answered 200 and counted as a repeat, not as a new
+ * push. With `honoursIdempotencyKey: false` it is a provider that does not: every successful POST is
+ * a push shown, which is what a worker's repeats would cost with such a provider.
  * `npx tsx src/cli/main.ts push-sink --port 4000` runs one that logs each push.
  */
 import { createServer, type Server } from "node:http"
@@ -24,17 +26,20 @@ export interface DevPushGateway {
   readonly url: string
   /** Every POST, in arrival order, repeats included. */
   readonly requests: ReadonlyArray<ReceivedPush>
-  /** Pushes shown: the first successful POST of each key. */
+  /** Pushes shown: the first successful POST of each key (each successful POST when keys are not honoured). */
   readonly delivered: ReadonlyArray<ReceivedPush>
   readonly close: () => Promise<void>
 }
 
 export const startDevPushGateway = (options: {
   readonly port?: number
+  /** Whether a repeated `Idempotency-Key` is recognised (default true). */
+  readonly honoursIdempotencyKey?: boolean
   /** How to answer a POST; `attempt` counts the POSTs of this key so far, this one included. */
   readonly answer?: (push: ReceivedPush, attempt: number) => Answer
   readonly onDelivered?: (push: ReceivedPush) => void
 } = {}): Promise<DevPushGateway> => {
+  const honoursKey = options.honoursIdempotencyKey ?? true
   const requests: Array<ReceivedPush> = []
   const delivered: Array<ReceivedPush> = []
   const shown = new Set<string>()
@@ -55,9 +60,10 @@ export const startDevPushGateway = (options: {
       requests.push(push)
       const attempt = (attempts.get(idempotencyKey) ?? 0) + 1
       attempts.set(idempotencyKey, attempt)
-      const answer = shown.has(idempotencyKey) ? { status: 200 } : options.answer?.(push, attempt) ?? { status: 200 }
+      const repeat = honoursKey && shown.has(idempotencyKey)
+      const answer = repeat ? { status: 200 } : options.answer?.(push, attempt) ?? { status: 200 }
       const reply = () => {
-        if (answer.status >= 200 && answer.status < 300 && !shown.has(idempotencyKey)) {
+        if (answer.status >= 200 && answer.status < 300 && !(honoursKey && shown.has(idempotencyKey))) {
           shown.add(idempotencyKey)
           delivered.push(push)
           options.onDelivered?.(push)

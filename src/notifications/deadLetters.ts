@@ -17,14 +17,49 @@ export interface DeadLetter {
   readonly content: string
 }
 
+/** RabbitMQ's own record of the last time it dead-lettered the message (newest first). */
+const lastDeath = (headers: Record<string, unknown>) => {
+  const deaths = headers["x-death"]
+  const last = Array.isArray(deaths) ? deaths[0] : undefined
+  return typeof last === "object" && last !== null ? last as { reason?: unknown; queue?: unknown; time?: unknown } : undefined
+}
+
+/** Why: the worker says so in a header; a task RabbitMQ gave up on (its delivery limit) has only x-death. */
+const reasonOf = (headers: Record<string, unknown>) => {
+  if (headers["x-dead-letter-reason"] !== undefined) return String(headers["x-dead-letter-reason"])
+  const death = lastDeath(headers)
+  if (death?.reason === "delivery_limit") return `redelivered too often from ${String(death.queue)} (could not be claimed or recorded)`
+  return death === undefined ? "unknown" : `${String(death.reason)} in ${String(death.queue)}`
+}
+
+/**
+ * The routing key the task was first published with: the worker keeps it in a header; a task
+ * RabbitMQ dead-lettered on its own has it only in its oldest x-death record.
+ */
+const routingKeyOf = (message: amqp.GetMessage) => {
+  const headers = message.properties.headers ?? {}
+  if (headers["x-original-routing-key"] !== undefined) return String(headers["x-original-routing-key"])
+  const deaths = headers["x-death"]
+  const oldest = Array.isArray(deaths) ? deaths[deaths.length - 1] as { "routing-keys"?: unknown } | undefined : undefined
+  const keys = oldest?.["routing-keys"]
+  return Array.isArray(keys) && keys.length > 0 ? String(keys[0]) : message.fields.routingKey
+}
+
+const whenOf = (headers: Record<string, unknown>) => {
+  if (headers["x-dead-lettered-at"] !== undefined) return String(headers["x-dead-lettered-at"])
+  // amqplib reads an AMQP timestamp (seconds) as { "!": "timestamp", value }.
+  const time = lastDeath(headers)?.time as { value?: unknown } | undefined
+  return typeof time?.value === "number" ? new Date(time.value * 1000).toISOString() : ""
+}
+
 const toDeadLetter = (message: amqp.GetMessage): DeadLetter => {
   const headers = message.properties.headers ?? {}
   return {
     eventId: String(message.properties.messageId ?? ""),
-    routingKey: String(headers["x-original-routing-key"] ?? message.fields.routingKey),
-    reason: String(headers["x-dead-letter-reason"] ?? "unknown"),
+    routingKey: routingKeyOf(message),
+    reason: reasonOf(headers),
     attempts: Number(headers["x-attempts"] ?? 0),
-    deadLetteredAt: String(headers["x-dead-lettered-at"] ?? ""),
+    deadLetteredAt: whenOf(headers),
     content: message.content.toString("utf8")
   }
 }
@@ -79,8 +114,21 @@ export const requeueDeadLetters = (url: Redacted.Redacted, names: Topology, even
     return yield* withTaken(url, names.deadLetterQueue, Number.MAX_SAFE_INTEGER, async (channel, messages) => {
       const requeued: Array<string> = []
       for (const message of messages.filter(chosen)) {
-        const headers = { ...message.properties.headers }
-        for (const name of ["x-dead-letter-reason", "x-attempts", "x-dead-lettered-at", "x-last-error"]) {
+        // Sent straight to the push queue: the routing key it came with travels in a header.
+        const headers: Record<string, unknown> = { ...message.properties.headers, "x-original-routing-key": routingKeyOf(message) }
+        for (
+          const name of [
+            "x-dead-letter-reason",
+            "x-attempts",
+            "x-dead-lettered-at",
+            "x-last-error",
+            "x-death",
+            "x-first-death-exchange",
+            "x-first-death-queue",
+            "x-first-death-reason",
+            "x-delivery-count"
+          ]
+        ) {
           delete headers[name]
         }
         channel.sendToQueue(names.pushQueue, message.content, { ...message.properties, persistent: true, headers })

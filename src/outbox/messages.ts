@@ -26,8 +26,12 @@ export const topology = (prefix: string) => ({
   pushQueue: `${prefix}push-notifications`,
   /** Tasks given up: the reason and the attempt count are in their headers. */
   deadLetterQueue: `${prefix}push-notifications.dlq`,
-  /** Where a task waits `delayMs` before it goes back to the push queue. */
-  retryQueue: (delayMs: number) => `${prefix}push-notifications.retry.${delayMs}ms`,
+  /**
+   * Where a task waits `delayMs` before it goes back to the push queue (a quorum queue that
+   * dead-letters at least once; the `.retry.<ms>ms` classic queues of earlier versions drain by
+   * themselves and may be deleted once empty).
+   */
+  delayQueue: (delayMs: number) => `${prefix}push-notifications.delay.${delayMs}ms`,
   /** Binding of a stream type's notifications to the push queue. */
   notificationPattern: (streamType: string) => `${streamType}.*`
 })

@@ -3,12 +3,10 @@
  * again. These tests run after every other test file, alone (the `faults` project), because they
  * take a broker away from everyone.
  */
+import { service } from "../support/faults/services.js"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Fiber, Layer, Logger, Schedule } from "effect"
-import { execFile } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { fileURLToPath } from "node:url"
-import { promisify } from "node:util"
 import { OrderActors } from "../../src/aggregates.js"
 import * as Outbox from "../../src/outbox/OutboxStore.js"
 import {
@@ -22,11 +20,7 @@ import {
 } from "../support/messaging.js"
 import { options, placeOrder } from "../support/orders.js"
 
-const root = fileURLToPath(new URL("../..", import.meta.url))
 
-/** `scripts/services.sh stop|start <service>`: the same harness `make services` uses. */
-const service = (action: "stop" | "start", name: "rabbitmq" | "kafka") =>
-  Effect.promise(() => promisify(execFile)("bash", ["scripts/services.sh", action, name], { cwd: root }))
 
 /** Log lines the relay wrote, as `LEVEL message`. */
 const logged: Array<string> = []

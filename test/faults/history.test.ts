@@ -10,14 +10,12 @@
  *
  * About a minute in `make test`; `make soak` runs it for HISTORY_SECONDS (600 by default).
  */
+import { service } from "../support/faults/services.js"
 import { expect, it } from "@effect/vitest"
 import { Context, Duration, Effect, Fiber, Layer, Ref, Schedule } from "effect"
-import { execFile } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import http from "node:http"
 import type net from "node:net"
-import { fileURLToPath } from "node:url"
-import { promisify } from "node:util"
 import { type CliProcess, startCli } from "../../bench/lib/processes.js"
 import { StoreLive } from "../../src/app.js"
 import { fold } from "../../src/domain/aggregate.js"
@@ -33,10 +31,7 @@ import { messagingEnvironment, readTopic, TestMessaging, versionsByKey } from ".
 const SECONDS = Number(process.env["HISTORY_SECONDS"] ?? 60)
 const CLIENTS = 12
 const NOTIFIED = new Set(["OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered", "OrderCancelled"])
-const root = fileURLToPath(new URL("../..", import.meta.url))
 
-const service = (action: "restart", name: "rabbitmq" | "kafka") =>
-  Effect.promise(() => promisify(execFile)("bash", ["scripts/services.sh", action, name], { cwd: root }))
 
 /** What a client was finally told about one command. */
 type Answer = "acknowledged" | "refused" | "unknown"

@@ -5,14 +5,16 @@ import { randomUUID } from "node:crypto"
 import { HttpLive } from "../../src/app.js"
 import { listDeadLetters, requeueDeadLetters } from "../../src/notifications/deadLetters.js"
 import * as DeliveryStore from "../../src/notifications/DeliveryStore.js"
-import { duplicates } from "../../src/notifications/NotificationWorker.js"
+import { duplicates, requeued, swept } from "../../src/notifications/metrics.js"
 import { settings, TestMessaging } from "../support/messaging.js"
 import {
+  deleteQueue,
   deliveredFor,
   eventually,
   newTask,
   publishRaw,
   publishTasks,
+  purgeQueue,
   queueDepth,
   RelayLive,
   requestsFor,
@@ -143,6 +145,53 @@ layer(Environment, { excludeTestServices: true })("notification worker", (it) =>
       yield* eventually("the push went through", deliveredFor(push, task.eventId), (received) => received.length === 1)
       const [first, second] = yield* requestsFor(push, task.eventId)
       expect(second!.at - first!.at).toBeGreaterThanOrEqual(1000)
+    }))
+
+  it.effect("a task lost while it waits in a delay queue is published again by the sweeper, and pushed once", () =>
+    Effect.gen(function*() {
+      const { names } = yield* TestMessaging
+      const push = yield* TestPushGateway
+      const before = (yield* Metric.value(swept)).count
+      const task = newTask()
+      // Asked to wait 3 s: the task sits in the 3000 ms delay queue, long enough to lose it there.
+      push.answerWith((received, attempt) =>
+        received.idempotencyKey === task.eventId && attempt === 1 ? { status: 429, headers: { "retry-after": "3" } } : { status: 200 })
+      yield* publishTasks(names, [task])
+      yield* eventually("the task waits in the delay queue", queueDepth(names.delayQueue(3000)), (depth) => depth === 1)
+      expect(yield* purgeQueue(names.delayQueue(3000))).toBe(1)
+
+      // Due back after 3 s, swept 1 s after that (the test worker's grace).
+      yield* eventually("the lost task was pushed", deliveredFor(push, task.eventId), (received) => received.length === 1)
+      expect((yield* Metric.value(swept)).count).toBeGreaterThanOrEqual(before + 1)
+      const [first, second] = yield* requestsFor(push, task.eventId)
+      expect(second!.at - first!.at).toBeGreaterThanOrEqual(4000)
+      yield* Effect.sleep("1500 millis")
+      expect(yield* requestsFor(push, task.eventId)).toHaveLength(2)
+    }))
+
+  it.effect("a retry whose delay queue is gone is not lost: the broker returns the copy, and the task comes back", () =>
+    Effect.gen(function*() {
+      const { names } = yield* TestMessaging
+      const push = yield* TestPushGateway
+      const before = (yield* Metric.value(requeued)).count
+      const task = newTask()
+      // Deleted behind the worker's back: it still believes the queue is there.
+      yield* deleteQueue(names.delayQueue(100))
+      push.answerWith((received, attempt) =>
+        received.idempotencyKey === task.eventId && attempt === 1 ? { status: 503 } : { status: 200 })
+      yield* publishTasks(names, [task])
+      yield* eventually("the push went through", deliveredFor(push, task.eventId), (received) => received.length === 1)
+      expect(yield* requestsFor(push, task.eventId)).toHaveLength(2)
+      expect((yield* Metric.value(requeued)).count).toBeGreaterThanOrEqual(before + 1)
+
+      // The next retry that needs the queue declares it again.
+      const next = newTask()
+      push.answerWith((received, attempt) =>
+        received.idempotencyKey === next.eventId && attempt === 1 ? { status: 503 } : { status: 200 })
+      yield* publishTasks(names, [next])
+      yield* eventually("the next push went through", deliveredFor(push, next.eventId), (received) => received.length === 1)
+      const [first, second] = yield* requestsFor(push, next.eventId)
+      expect(second!.at - first!.at).toBeLessThan(1000)
     }))
 
   it.effect("poison messages go to the dead-letter queue at once, and the next good task is still delivered", () =>
