@@ -123,6 +123,7 @@ export const WorkerLive = Layer.scopedDiscard(
       claimLease: Duration.sum(Duration.times(worker.pushTimeout, 2), Duration.seconds(5)),
       confirmTimeout: Duration.seconds(10),
       sweep: { interval: worker.sweepInterval, grace: worker.sweepGrace, batchSize: worker.sweepBatch },
+      deliveryRetention: worker.deliveryRetention,
       crashAfterPush: worker.crashAfterPush,
       crashBeforeAck: worker.crashBeforeAck
     }))

@@ -118,6 +118,8 @@ export const appConfig = Config.all({
     sweepGrace: withDefault(Config.duration("WORKER_SWEEP_GRACE"), Duration.seconds(30)),
     /** Deliveries one sweep takes at most. */
     sweepBatch: positiveInt("WORKER_SWEEP_BATCH", 500),
+    /** Settled delivery records are deleted after this; a duplicate task within it is recognised and dropped. */
+    deliveryRetention: withDefault(Config.duration("WORKER_DELIVERY_RETENTION"), Duration.days(7)),
     /** Fault injection for the test suite: the worker kills itself after recording a push, before the ack. */
     crashBeforeAck: withDefault(Config.boolean("WORKER_CRASH_BEFORE_ACK"), false),
     /** Fault injection for the test suite: the worker kills itself right after a push, before recording it. */

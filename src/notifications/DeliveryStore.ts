@@ -71,6 +71,8 @@ export interface DeliveryStoreShape {
     limit: number,
     redriveAfter: Duration.Duration
   ) => Effect.Effect<ReadonlyArray<StuckDelivery>, SqlError.SqlError>
+  /** Deletes up to `limit` settled deliveries (sent or dead) older than `retention`; gives the count. */
+  readonly purgeSettled: (retention: Duration.Duration, limit: number) => Effect.Effect<number, SqlError.SqlError>
 }
 
 export class DeliveryStore extends Context.Tag("app/DeliveryStore")<DeliveryStore, DeliveryStoreShape>() {}
@@ -213,7 +215,19 @@ export const make = Effect.gen(function*() {
       Effect.withSpan("DeliveryStore.takeStuck", { attributes: { limit } })
     )
 
-  return DeliveryStore.of({ claimMany, renewClaim, markSent, markRetrying, markDead, reopen, takeStuck })
+  const purgeSettled: DeliveryStoreShape["purgeSettled"] = (retention, limit) =>
+    sql<{ purged: number }>`
+      WITH old AS (
+        SELECT event_id FROM notification_deliveries
+        WHERE status IN ('sent', 'dead') AND updated_at < now() - make_interval(secs => ${seconds(retention)})
+        ORDER BY updated_at
+        LIMIT ${limit}
+      ), deleted AS (
+        DELETE FROM notification_deliveries d USING old WHERE d.event_id = old.event_id RETURNING 1
+      )
+      SELECT count(*)::int AS purged FROM deleted`.pipe(Effect.map(([row]) => row?.purged ?? 0))
+
+  return DeliveryStore.of({ claimMany, renewClaim, markSent, markRetrying, markDead, reopen, takeStuck, purgeSettled })
 })
 
 export const layer = Layer.effect(DeliveryStore, make)

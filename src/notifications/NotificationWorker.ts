@@ -67,6 +67,8 @@ export interface NotificationWorkerOptions {
   /** A publish the broker has not confirmed within this time failed (the task goes back to the queue). */
   readonly confirmTimeout: Duration.Duration
   readonly sweep: Omit<Sweeper.SweeperOptions, "pushQueue">
+  /** Settled deliveries (sent or dead) are deleted after this: the window in which a duplicate task is still recognised. */
+  readonly deliveryRetention: Duration.Duration
   /** Fault injection for tests: the process kills itself right after a push, before recording it. */
   readonly crashAfterPush?: boolean
   /** Fault injection for tests: the process kills itself after recording a push, before the ack. */
@@ -407,6 +409,14 @@ export const run = (options: NotificationWorkerOptions) =>
       const handlers = yield* FiberSet.make()
       for (let i = 0; i < BATCH_LOOPS; i++) yield* FiberSet.run(handlers, work)
       yield* Effect.forkScoped(Sweeper.run(current.publisher, { ...options.sweep, pushQueue: names.pushQueue }))
+      // Settled records go after the retention, a batch at a time, every minute.
+      yield* deliveries.purgeSettled(options.deliveryRetention, 10_000).pipe(
+        Effect.repeat({ while: (purged) => purged >= 10_000 }),
+        Effect.catchAll((error) => Effect.logWarning("settled deliveries not purged; trying again in a minute", error)),
+        Effect.zipRight(Effect.sleep("1 minute")),
+        Effect.forever,
+        Effect.forkScoped
+      )
 
       const { consumerTag } = yield* Effect.tryPromise(() =>
         consumer.consume(names.pushQueue, (message) => {

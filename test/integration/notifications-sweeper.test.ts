@@ -3,6 +3,7 @@
  * worker runs on it): several sweepers never take the same delivery, a claim that ran out is taken
  * over and says so, and the old claim can then neither renew nor release it.
  */
+import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import { DeliveryStore, type Lease, layer as deliveryStoreLayer } from "../../src/notifications/DeliveryStore.js"
@@ -13,7 +14,7 @@ const Environment = Layer.unwrapScoped(
   Effect.gen(function*() {
     const database = yield* scratchDatabase
     yield* runMigrationsOn(database.url)
-    return deliveryStoreLayer.pipe(Layer.provide(sqlLayer(database.url)))
+    return deliveryStoreLayer.pipe(Layer.provideMerge(sqlLayer(database.url)))
   })
 )
 
@@ -52,6 +53,21 @@ layer(Environment, { excludeTestServices: true })("delivery records", (it) => {
       const one = [...first, ...second].find((delivery) => delivery.eventId === due[0]!.eventId)!
       expect(one).toMatchObject({ routingKey: "order.shipped", status: "sending" })
       expect(JSON.parse(one.task)).toEqual(due[0])
+    }))
+
+  it.effect("settled deliveries are purged after the retention; pending ones never are", () =>
+    Effect.gen(function*() {
+      const store = yield* DeliveryStore
+      const sql = yield* SqlClient.SqlClient
+      const [old, recent, pending] = [newTask(), newTask(), newTask()]
+      yield* claim([old, recent, pending], long)
+      yield* store.markSent(old.eventId)
+      yield* store.markSent(recent.eventId)
+      yield* sql`UPDATE notification_deliveries SET updated_at = now() - interval '8 days' WHERE event_id IN (${old.eventId}::uuid, ${pending.eventId}::uuid)`
+      expect(yield* store.purgeSettled(Duration.days(7), 100)).toBe(1)
+      const left = yield* sql<{ event_id: string }>`SELECT event_id FROM notification_deliveries
+        WHERE event_id IN (${old.eventId}::uuid, ${recent.eventId}::uuid, ${pending.eventId}::uuid)`
+      expect(new Set(left.map((row) => row.event_id))).toEqual(new Set([recent.eventId, pending.eventId]))
     }))
 
   it.effect("a claim that ran out is taken over and says so; the old claim can neither renew nor release it", () =>
