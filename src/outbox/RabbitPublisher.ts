@@ -8,7 +8,13 @@
  */
 import amqp from "amqplib"
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
-import { BrokerUnavailable, brokerUnavailable } from "./errors.js"
+import { BrokerRejected, BrokerUnavailable, brokerUnavailable } from "./errors.js"
+
+class Unroutable extends Error {
+  constructor(count: number, example: string) {
+    super(`${count} message(s) unroutable, e.g. ${example}`)
+  }
+}
 import type { AmqpRecord, Topology } from "./messages.js"
 
 export interface RabbitPublisherOptions {
@@ -20,7 +26,7 @@ export interface RabbitPublisherOptions {
 }
 
 export interface RabbitPublisherShape {
-  readonly publish: (records: ReadonlyArray<AmqpRecord>) => Effect.Effect<void, BrokerUnavailable>
+  readonly publish: (records: ReadonlyArray<AmqpRecord>) => Effect.Effect<void, BrokerUnavailable | BrokerRejected>
 }
 
 export class RabbitPublisher extends Context.Tag("app/RabbitPublisher")<RabbitPublisher, RabbitPublisherShape>() {}
@@ -130,6 +136,8 @@ interface Session {
   readonly channel: amqp.ConfirmChannel
   /** Message ids the broker returned as unroutable since the last batch began. */
   readonly returned: Set<string>
+  /** True until a batch went through: the topology was declared on this very connection. */
+  fresh: boolean
   broken: boolean
   pushQueue: "current" | "outdated"
 }
@@ -152,7 +160,7 @@ export const make = (options: RabbitPublisherOptions) =>
         const connection = await amqp.connect(Redacted.value(options.url), { timeout: 5_000 })
         try {
           const channel = await connection.createConfirmChannel()
-          const fresh: Session = { connection, channel, returned: new Set(), broken: false, pushQueue: "current" }
+          const fresh: Session = { connection, channel, returned: new Set(), fresh: true, broken: false, pushQueue: "current" }
           // Without listeners these events would crash the process; a broken session is replaced.
           const markBroken = () => (fresh.broken = true)
           connection.on("error", markBroken)
@@ -192,11 +200,16 @@ export const make = (options: RabbitPublisherOptions) =>
           }
           await current.channel.waitForConfirms()
           // A returned message comes before its confirm, so the set is complete here.
-          if (current.returned.size > 0) {
-            throw new Error(`${current.returned.size} message(s) unroutable, e.g. ${[...current.returned][0]}; the topology is declared again`)
-          }
+          if (current.returned.size > 0) throw new Unroutable(current.returned.size, [...current.returned][0]!)
+          current.fresh = false
         },
-        catch: unavailable("publishing")
+        // Unroutable on a connection that has just declared the topology: no queue will ever take
+        // these messages (a routing key no binding matches). Otherwise the topology may have been
+        // removed behind us: the next connection declares it again.
+        catch: (cause) =>
+          cause instanceof Unroutable && current.fresh
+            ? new BrokerRejected({ broker: "rabbitmq", message: `no queue takes the message(s): ${cause.message}` })
+            : unavailable("publishing")(cause)
       })
 
     const publish: RabbitPublisherShape["publish"] = (records) =>

@@ -15,8 +15,10 @@ import * as Outbox from "../../src/outbox/OutboxStore.js"
 import * as OrderSummaries from "../../src/projections/OrderSummaries.js"
 import * as QuarantineStore from "../../src/quarantine/QuarantineStore.js"
 import { newEvent } from "../support/events.js"
-import { environmentConfig, messagingEnvironment, readTopic, settings, TestMessaging } from "../support/messaging.js"
-import { options, placeOrder } from "../support/orders.js"
+import { OrderConfirmed } from "../../src/domain/order/events.js"
+import { orderAggregate, OrderCommand } from "../../src/domain/order/index.js"
+import { environmentConfig, messagingEnvironment, readQueue, readTopic, settings, TestMessaging } from "../support/messaging.js"
+import { at, options, placeOrder } from "../support/orders.js"
 
 const Environment = Layer.unwrapEffect(
   Effect.map(TestMessaging, (env) =>
@@ -64,6 +66,37 @@ layer(Environment, { excludeTestServices: true, timeout: "120 seconds" })("quara
       yield* Effect.flatMap(Outbox.OutboxStore, (outbox) => outbox.requeue("events", entry!.globalPosition!, null))
       const again = yield* parked(1)
       expect(again).toEqual([expect.objectContaining({ id: entry!.id, retriedAt: null })])
+    }))
+
+  it.effect("a notification no queue will ever take is parked, and the notifications after it go out", () =>
+    Effect.gen(function*() {
+      const env = yield* TestMessaging
+      const store = yield* EventStore
+      const orders = yield* OrderActors
+      // A confirmation told under a name with a dot: its routing key matches no binding (order.*), now
+      // or after any redeclaration.
+      const odd = (yield* orders.execute(randomUUID(), placeOrder(), options())).streamId
+      yield* store.append({
+        streamId: odd,
+        streamType: "order",
+        expectedVersion: 1,
+        events: [{
+          ...newEvent(),
+          ...orderAggregate.events.encode(OrderConfirmed.make({ confirmedAt: at })),
+          notification: { name: "odd.name", customerId: randomUUID(), details: {} }
+        }]
+      })
+      const placed = yield* orders.execute(randomUUID(), placeOrder(), options())
+      const confirmed = yield* orders.execute(placed.streamId, OrderCommand.Confirm({ at }), options())
+      yield* readQueue(env.names, (messages) => messages.some((message) => message.properties.messageId === confirmed.streamId) ||
+        messages.some((message) => message.body.streamId === placed.streamId))
+      const entries = yield* parked(1)
+      const [, stored] = yield* store.readStream(odd)
+      expect(entries.find((entry) => entry.source === "outbox:notifications")).toMatchObject({
+        globalPosition: stored!.globalPosition,
+        reason: expect.stringMatching(/no queue takes/),
+        received: expect.stringContaining("odd.name")
+      })
     }))
 
   it.scoped("a message the projector cannot read is parked with what arrived, and the projection goes on", () =>
