@@ -267,8 +267,9 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
           const decided = decision.outcomes[0]!
           if (Either.isLeft(decided)) {
             // A refusal appends nothing, so no version guard checks the state it was decided on:
-            // the stream's head does. Behind it, the actor catches up and decides again.
-            if (!(yield* isBehind(snapshot))) return yield* Effect.fail(refusal(decided.left))
+            // the stream's head does. Behind it, the actor catches up and decides again (as often
+            // as after a conflict).
+            if (attempt >= conflictRetries || !(yield* isBehind(snapshot))) return yield* Effect.fail(refusal(decided.left))
             snapshot = yield* catchUp(snapshot)
             if (expected !== undefined) {
               return yield* new VersionConflict({ streamId: id, expectedVersion: expected, actualVersion: snapshot.version })
