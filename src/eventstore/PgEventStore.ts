@@ -1,6 +1,7 @@
 /** EventStore on PostgreSQL (tables in migrations/0001_events.sql). */
 import { SqlClient, type SqlError } from "@effect/sql"
 import { Chunk, Data, Deferred, Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
+import { purgeForever } from "../database/retention.js"
 import {
   APPENDED_CHANNEL,
   type AppendError,
@@ -30,9 +31,6 @@ export interface PgEventStoreOptions {
 }
 
 export const defaultOptions: PgEventStoreOptions = { appendTimeout: Duration.seconds(5), idempotencyRetention: Duration.hours(24) }
-
-/** Expired idempotency keys deleted per statement; the purge goes on while it finds this many. */
-const PURGE_BATCH = 10_000
 
 /**
  * Deletes up to `limit` idempotency keys older than `retention`, oldest first; gives the count. A
@@ -140,14 +138,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
   const sql = yield* SqlClient.SqlClient
   const announce = yield* announceAppends(sql)
 
-  // Expired idempotency keys go, a batch at a time, every minute; a failure waits for the next round.
-  yield* purgeIdempotencyKeys(options.idempotencyRetention, PURGE_BATCH).pipe(
-    Effect.repeat({ while: (purged) => purged >= PURGE_BATCH }),
-    Effect.catchAll((error) => Effect.logWarning("expired idempotency keys not purged; trying again in a minute", error)),
-    Effect.zipRight(Effect.sleep("1 minute")),
-    Effect.forever,
-    Effect.forkScoped
-  )
+  yield* Effect.forkScoped(purgeForever((limit) => purgeIdempotencyKeys(options.idempotencyRetention, limit), "expired idempotency keys"))
 
   const columns = sql`global_position, event_id, stream_id, stream_type, version, event_type, schema_version,
     payload, metadata, recorded_at`

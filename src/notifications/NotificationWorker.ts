@@ -49,6 +49,7 @@ import { PushGateway } from "./PushGateway.js"
 import { makeQueuePublisher, PublishFailed, type QueuePublisher } from "./QueuePublisher.js"
 import { renderNotification } from "./render.js"
 import * as Sweeper from "./Sweeper.js"
+import { purgeForever } from "../database/retention.js"
 import { declareDelayQueue, declareWorkerTopology, delayFor, retryDelays } from "./topology.js"
 
 export interface NotificationWorkerOptions {
@@ -409,14 +410,7 @@ export const run = (options: NotificationWorkerOptions) =>
       const handlers = yield* FiberSet.make()
       for (let i = 0; i < BATCH_LOOPS; i++) yield* FiberSet.run(handlers, work)
       yield* Effect.forkScoped(Sweeper.run(current.publisher, { ...options.sweep, pushQueue: names.pushQueue }))
-      // Settled records go after the retention, a batch at a time, every minute.
-      yield* deliveries.purgeSettled(options.deliveryRetention, 10_000).pipe(
-        Effect.repeat({ while: (purged) => purged >= 10_000 }),
-        Effect.catchAll((error) => Effect.logWarning("settled deliveries not purged; trying again in a minute", error)),
-        Effect.zipRight(Effect.sleep("1 minute")),
-        Effect.forever,
-        Effect.forkScoped
-      )
+      yield* Effect.forkScoped(purgeForever((limit) => deliveries.purgeSettled(options.deliveryRetention, limit), "settled deliveries"))
 
       const { consumerTag } = yield* Effect.tryPromise(() =>
         consumer.consume(names.pushQueue, (message) => {

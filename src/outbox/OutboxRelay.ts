@@ -21,6 +21,7 @@ import type { SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { QuarantineStore } from "../quarantine/QuarantineStore.js"
 import * as PgDatabase from "../database/PgDatabase.js"
+import { purgeForever } from "../database/retention.js"
 import { Clock, Duration, Effect, Fiber, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
 import { APPENDED_CHANNEL } from "../eventstore/EventStore.js"
 import type { BrokerUnavailable } from "./errors.js"
@@ -193,11 +194,7 @@ export const run = (options: OutboxRelayOptions) =>
         ),
         Effect.repeat(Schedule.spaced("5 seconds"))
       ),
-      store.purge(options.retention, 10_000).pipe(
-        Effect.repeat({ while: (purged) => purged >= 10_000 }),
-        Effect.zipRight(Effect.sleep("1 minute")),
-        Effect.forever
-      )
+      purgeForever((limit) => store.purge(options.retention, limit))
     ], { concurrency: "unbounded", discard: true })
 
     /**
