@@ -99,7 +99,8 @@ const PushGatewayLive = Layer.unwrapEffect(
     if (Option.isNone(config.pushGatewayUrl)) {
       return yield* Effect.dieMessage(
         "PUSH_GATEWAY_URL is not set: the worker POSTs notifications there. For a local stand-in, run " +
-          "`npx tsx src/cli/main.ts push-sink --port 4000` and set PUSH_GATEWAY_URL=http://127.0.0.1:4000/push"
+          "`make push-sink` (or `node dist/cli/main.js push-sink --port 4000`) and set " +
+          "PUSH_GATEWAY_URL=http://127.0.0.1:4000/push"
       )
     }
     return PushGateway.layerHttp({ url: config.pushGatewayUrl.value, timeout: config.worker.pushTimeout })

@@ -11,6 +11,11 @@ import { Data, Effect } from "effect"
 import { createHash } from "node:crypto"
 import { fileURLToPath } from "node:url"
 
+/**
+ * migrations/ at the package root, two levels up from this module: the same from src/database/ (tsx,
+ * the tests) as from dist/database/ (the build, whose rootDir is src/, so it mirrors the tree). The
+ * folder ships next to dist/, not inside it (see the Dockerfile).
+ */
 export const migrationsDirectory = fileURLToPath(new URL("../../migrations", import.meta.url))
 
 /** Key of the advisory lock that serializes migration runs across processes. */

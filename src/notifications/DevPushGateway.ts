@@ -4,7 +4,7 @@
  * `Idempotency-Key` by default: a repeated key is answered 200 and counted as a repeat, not as a new
  * push. With `honoursIdempotencyKey: false` it is a provider that does not: every successful POST is
  * a push shown, which is what a worker's repeats would cost with such a provider.
- * `npx tsx src/cli/main.ts push-sink --port 4000` runs one that logs each push.
+ * `make push-sink` (`node dist/cli/main.js push-sink --port 4000`) runs one that logs each push.
  */
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
