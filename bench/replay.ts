@@ -125,9 +125,9 @@ export const runReplayBench = (options: ReplayBenchSettings) =>
           Effect.tap(writeStream(size, options.snapshotEvery), () => Effect.sync(() => progress.update(size, { unit: "events", detail: "" }))))
         // A fresh actor each time: an actor that has loaded keeps its state and would not read again.
         const load = {
-          full: timed(Effect.suspend(() => makeAggregateActor(orderAggregate, store, streamId, 5).read)),
+          full: timed(Effect.suspend(() => makeAggregateActor(orderAggregate, store, { id: streamId, current: undefined }, 5).read)),
           snapshot: timed(Effect.suspend(() =>
-            makeAggregateActor(orderAggregate, store, streamId, 5, { every: options.snapshotEvery, background: () => undefined }).read
+            makeAggregateActor(orderAggregate, store, { id: streamId, current: undefined }, 5, { every: options.snapshotEvery, background: () => undefined }).read
           )),
           floor: timed(Effect.promise(() =>
             floorClient.query(

@@ -5,6 +5,7 @@
 import type { SqlError } from "@effect/sql"
 import { Context, Data, type Effect, type Option } from "effect"
 import type { Notification } from "../domain/aggregate.js"
+import type { StoredEventData } from "../domain/events.js"
 
 export interface EventMetadata {
   readonly correlationId: string
@@ -22,17 +23,26 @@ export interface NewEvent {
   readonly notification?: Notification | undefined
 }
 
-export interface RecordedEvent {
+/** What folding a stream needs of each event: its version, and what it decodes from. */
+export interface HistoryEvent extends StoredEventData {
+  readonly version: number
+}
+
+export interface RecordedEvent extends HistoryEvent {
   readonly globalPosition: number
   readonly eventId: string
   readonly streamId: string
   readonly streamType: string
-  readonly version: number
-  readonly type: string
-  readonly schemaVersion: number
-  readonly data: unknown
   readonly metadata: EventMetadata
   readonly recordedAt: Date
+}
+
+/** Which events of a stream to read: versions above `afterVersion`, up to `toVersion` or a moment. */
+export interface StreamRange {
+  readonly afterVersion?: number
+  readonly toVersion?: number
+  /** The events before the first one recorded after this moment (a prefix, even if clocks stepped back). */
+  readonly recordedUntil?: Date
 }
 
 export interface IdempotencyClaim {
@@ -113,7 +123,7 @@ export interface StoredSnapshot {
 export interface LoadedStream {
   readonly snapshot: Option.Option<StoredSnapshot>
   /** Events after the snapshot's version (all of them without one), in version order. */
-  readonly events: ReadonlyArray<RecordedEvent>
+  readonly events: ReadonlyArray<HistoryEvent>
   /** The stream's version in the store. */
   readonly streamVersion: number
 }
@@ -125,16 +135,10 @@ export interface EventStoreShape {
    * and finds them if they had committed, so a lost reply never reads as a conflict.
    */
   readonly append: (request: AppendRequest) => Effect.Effect<AppendOutcome, AppendError>
-  /** Events of one stream with a version above `afterVersion`, in version order. */
-  readonly readStream: (
-    streamId: string,
-    options?: {
-      readonly afterVersion?: number
-      readonly toVersion?: number
-      /** The events before the first one recorded after this moment (a prefix, even if clocks stepped back). */
-      readonly recordedUntil?: Date
-    }
-  ) => Effect.Effect<ReadonlyArray<RecordedEvent>, SqlError.SqlError>
+  /** Events of one stream with a version above `afterVersion`, in version order, as recorded. */
+  readonly readStream: (streamId: string, options?: StreamRange) => Effect.Effect<ReadonlyArray<RecordedEvent>, SqlError.SqlError>
+  /** The same events with only what folding needs: a third of what `readStream` reads and decodes. */
+  readonly readHistory: (streamId: string, options?: StreamRange) => Effect.Effect<ReadonlyArray<HistoryEvent>, SqlError.SqlError>
   readonly streamVersion: (streamId: string) => Effect.Effect<number, SqlError.SqlError>
   /**
    * Up to `limit` events of the whole log that follow the event at `afterPosition` (0 for the start),

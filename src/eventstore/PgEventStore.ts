@@ -1,5 +1,5 @@
 /** EventStore on PostgreSQL (tables in migrations/0001_events.sql). */
-import { SqlClient, type SqlError } from "@effect/sql"
+import { SqlClient, type SqlError, type Statement } from "@effect/sql"
 import { Chunk, Data, Deferred, Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
 import { purgeForever } from "../database/retention.js"
 import {
@@ -12,10 +12,12 @@ import {
   type EventMetadata,
   EventStore,
   type EventStoreShape,
+  type HistoryEvent,
   IdempotencyKeyReused,
   type RecordedEvent,
   type StoredIdempotency,
   StoreUnavailable,
+  type StreamRange,
   UnknownPosition,
   VersionConflict
 } from "./EventStore.js"
@@ -90,6 +92,24 @@ export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
   recordedAt: row.recorded_at
 })
 
+/** A row of `events` as selected with `historyColumns`: what folding needs. */
+interface HistoryRow {
+  readonly version: number
+  readonly event_type: string
+  readonly schema_version: number
+  readonly payload: unknown
+}
+
+/** A plain loop: a long stream has many rows, and this runs for each on every load. */
+const toHistoryEvents = (rows: ReadonlyArray<HistoryRow>): ReadonlyArray<HistoryEvent> => {
+  const events = new Array<HistoryEvent>(rows.length)
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    events[i] = { version: row.version, type: row.event_type, schemaVersion: row.schema_version, data: row.payload }
+  }
+  return events
+}
+
 const sqlState = (error: SqlError.SqlError): { code?: string; constraint?: string } =>
   typeof error.cause === "object" && error.cause !== null ? error.cause as { code?: string; constraint?: string } : {}
 
@@ -142,6 +162,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
 
   const columns = sql`global_position, event_id, stream_id, stream_type, version, event_type, schema_version,
     payload, metadata, recorded_at`
+  const historyColumns = sql`version, event_type, schema_version, payload`
 
   const streamVersion = (streamId: string) =>
     sql<{ version: number }>`SELECT coalesce(max(version), 0)::int AS version FROM events WHERE stream_id = ${streamId}`
@@ -410,19 +431,30 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
         : Effect.flatMap(Deferred.make<AppendOutcome, AppendError>(), (reply) =>
           Effect.zipRight(Queue.offer(waiting, { request, reply }), Deferred.await(reply))))
 
-  const readStream: EventStoreShape["readStream"] = (streamId, options) =>
-    sql<EventRow>`SELECT ${columns} FROM events
-      WHERE stream_id = ${streamId} AND version > ${options?.afterVersion ?? 0}
-        AND version <= ${options?.toVersion ?? 2_147_483_647}
-        -- Up to a moment: the prefix of versions before the first one recorded after it. A clock that
-        -- stepped back can give a later version an earlier time; skipping over it would fold a
-        -- history with a hole in it, a state that never existed.
-        AND version < coalesce((
-          SELECT min(version) FROM events WHERE stream_id = ${streamId} AND recorded_at > ${options?.recordedUntil ?? new Date(8.64e15)}
-        ), 2147483647)
-      ORDER BY version`.pipe(
+  /**
+   * One stream's events in a range, with the columns given. Up to a moment: the prefix of versions
+   * before the first one recorded after it. A clock that stepped back can give a later version an
+   * earlier time; skipping over it would fold a history with a hole in it, a state that never existed.
+   */
+  const selectStream = <Row extends object>(selected: Statement.Fragment, streamId: string, range: StreamRange = {}) =>
+    sql<Row>`SELECT ${selected} FROM events
+      WHERE stream_id = ${streamId} AND version > ${range.afterVersion ?? 0}
+        AND version <= ${range.toVersion ?? 2_147_483_647}
+        ${range.recordedUntil === undefined ? sql`` : sql`AND version < coalesce((
+          SELECT min(version) FROM events WHERE stream_id = ${streamId} AND recorded_at > ${range.recordedUntil}
+        ), 2147483647)`}
+      ORDER BY version`
+
+  const readStream: EventStoreShape["readStream"] = (streamId, range) =>
+    selectStream<EventRow>(columns, streamId, range).pipe(
       Effect.map((rows) => rows.map(toRecordedEvent)),
       Effect.withSpan("EventStore.readStream", { attributes: { streamId } })
+    )
+
+  const readHistory: EventStoreShape["readHistory"] = (streamId, range) =>
+    selectStream<HistoryRow>(historyColumns, streamId, range).pipe(
+      Effect.map(toHistoryEvents),
+      Effect.withSpan("EventStore.readHistory", { attributes: { streamId } })
     )
 
   /**
@@ -454,19 +486,19 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
 
   /**
    * One statement: the latest snapshot (first row, when there is one), a 'head' row that is always
-   * there and carries the stream's version, and the events after the snapshot's version.
+   * there and carries the stream's version, and the events after the snapshot's version, with only
+   * what folding needs.
    */
   const loadLatest: EventStoreShape["loadLatest"] = (streamId) =>
-    sql<EventRow & { kind: "snapshot" | "event"; stream_version: number }>`
+    sql<HistoryRow & { kind: "snapshot" | "event" | "head"; stream_version: number }>`
       WITH latest AS (
         SELECT version, schema_version, state FROM snapshots
         WHERE stream_id = ${streamId} ORDER BY version DESC LIMIT 1
       ), head AS (
         SELECT coalesce((SELECT version FROM events WHERE stream_id = ${streamId} ORDER BY version DESC LIMIT 1), 0) AS version
       )
-      SELECT 'snapshot' AS kind, (SELECT version FROM head) AS stream_version, NULL::bigint AS global_position,
-        NULL::uuid AS event_id, ${streamId} AS stream_id, NULL AS stream_type, latest.version, NULL AS event_type,
-        latest.schema_version, latest.state AS payload, NULL::jsonb AS metadata, NULL::timestamptz AS recorded_at
+      SELECT 'snapshot' AS kind, (SELECT version FROM head) AS stream_version, latest.version, NULL AS event_type,
+        latest.schema_version, latest.state AS payload
       FROM latest
       UNION ALL
       -- After a snapshot, the versions past it are looked up one by one on the unique index: a plain
@@ -476,25 +508,22 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
       CROSS JOIN LATERAL generate_series(latest.version + 1, (SELECT version FROM head)) AS tail(version)
       CROSS JOIN LATERAL (
         -- LIMIT 1 (the version is unique) keeps this a lookup per version: the planner cannot pull it up into a join.
-        SELECT ${columns} FROM events WHERE stream_id = ${streamId} AND events.version = tail.version LIMIT 1
+        SELECT ${historyColumns} FROM events WHERE stream_id = ${streamId} AND events.version = tail.version LIMIT 1
       ) e
       UNION ALL
-      SELECT 'event', (SELECT version FROM head), ${columns} FROM events
+      SELECT 'event', (SELECT version FROM head), ${historyColumns} FROM events
       WHERE stream_id = ${streamId} AND NOT EXISTS (SELECT 1 FROM latest)
       UNION ALL
-      SELECT 'head', (SELECT version FROM head), NULL, NULL, ${streamId}, NULL, 0, NULL, 0, NULL, NULL, NULL
-      ORDER BY 1 DESC, 7`.pipe(
+      SELECT 'head', (SELECT version FROM head), 0, NULL, 0, NULL
+      ORDER BY 1 DESC, 3`.pipe(
       Effect.map((rows) => {
-        const snapshotRow = rows.find((row) => row.kind === "snapshot")
-        return {
-          snapshot: Option.map(Option.fromNullable(snapshotRow), (row) => ({
-            version: row.version,
-            schemaVersion: row.schema_version,
-            state: row.payload
-          })),
-          events: rows.filter((row) => row.kind === "event").map(toRecordedEvent),
-          streamVersion: rows[0]?.stream_version ?? 0
-        }
+        // In kind order, descending: the snapshot (if any), the head, then the events by version.
+        const first = rows[0]!
+        const snapshot = first.kind === "snapshot"
+          ? Option.some({ version: first.version, schemaVersion: first.schema_version, state: first.payload })
+          : Option.none()
+        const headAt = Option.isSome(snapshot) ? 1 : 0
+        return { snapshot, events: toHistoryEvents(rows.slice(headAt + 1)), streamVersion: rows[headAt]!.stream_version }
       }),
       Effect.withSpan("EventStore.loadLatest", { attributes: { streamId } })
     )
@@ -512,7 +541,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
         SELECT version FROM snapshots WHERE stream_id = ${snapshot.streamId} ORDER BY version DESC OFFSET ${KEPT_SNAPSHOTS - 2} LIMIT 1
       )`.pipe(Effect.asVoid, Effect.withSpan("EventStore.saveSnapshot", { attributes: { streamId: snapshot.streamId } }))
 
-  return EventStore.of({ append, readStream, streamVersion, readAll, findIdempotency, loadLatest, saveSnapshot })
+  return EventStore.of({ append, readStream, readHistory, streamVersion, readAll, findIdempotency, loadLatest, saveSnapshot })
 })
 
 export const layerWith = (options: PgEventStoreOptions) => Layer.scoped(EventStore, make(options))

@@ -1,15 +1,18 @@
 /**
- * One actor per aggregate id: a bounded mailbox and one fiber that takes its messages one at a time.
+ * One actor per aggregate id: a bounded mailbox, and a fiber that takes its messages one at a time
+ * while there are any.
  *
- * Actors start on their first message and are passivated when idle for `idleTimeout`, or, when more
- * than `maxActors` are live, least recently used first. Only an idle actor (nothing queued, nothing in
- * hand) is passivated, so no accepted command is ever dropped. The registry is changed only in
- * synchronous sections, which JavaScript runs without interleaving: an offer and the decision to stop
- * an actor can never cross. On shutdown the mailboxes close to new commands, the actors finish what
- * they accepted, and then the scope ends.
+ * An actor is a cache entry: its aggregate's id and state, and a mailbox that is empty while it is
+ * idle. A fiber is started when a message arrives at an idle actor and ends when the mailbox is empty
+ * again, so a hundred thousand cached aggregates cost their states and no fibers. Cached actors are
+ * passivated (their state dropped) when idle for `idleTimeout`, or, when more than `maxActors` are
+ * cached, least recently used first. Only an idle actor is passivated, so no accepted command is
+ * ever dropped. The registry, the mailboxes and the running flags are changed only in synchronous
+ * sections, which JavaScript runs without interleaving: an offer and the decision to stop a fiber or
+ * passivate an actor can never cross. On shutdown the mailboxes close to new commands, the running
+ * fibers finish what they accepted, and then the scope ends.
  */
 import {
-  Chunk,
   Clock,
   Config,
   type Context,
@@ -19,7 +22,6 @@ import {
   Exit,
   FiberSet,
   Layer,
-  Mailbox,
   Metric,
   MetricBoundaries,
   Option,
@@ -30,6 +32,7 @@ import { AppConfig, type RuntimeSettings } from "../config.js"
 import type { AggregateDefinition } from "../domain/aggregate.js"
 import { EventStore, type EventStoreShape } from "../eventstore/EventStore.js"
 import {
+  type ActorState,
   type AggregateSnapshot,
   type CommandError,
   type CommandOptions,
@@ -68,13 +71,12 @@ const MAX_BATCH = 256
 
 type Behavior = ReturnType<typeof makeAggregateActor<any, any, any>>
 
-interface ActorCell {
-  readonly id: string
-  readonly mailbox: Mailbox.Mailbox<Envelope>
-  /** Messages accepted and not yet answered; 0 means idle. */
-  inFlight: number
+interface ActorCell extends ActorState<any> {
+  /** Messages accepted and not yet taken; empty while idle. */
+  mailbox: Array<Envelope>
+  /** Whether a fiber is taking this actor's messages. */
+  running: boolean
   lastActive: number
-  closed: boolean
 }
 
 const commandsTotal = Metric.counter("actor_commands_total", {
@@ -104,17 +106,11 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
     const runFork = yield* FiberSet.runtime(fibers)<never>()
     let stopping = false
 
-    const stopCell = (cell: ActorCell) => {
-      cell.closed = true
-      cells.delete(cell.id)
-      cell.mailbox.unsafeDone(Exit.void)
-    }
-
     /** Counts passivations made in synchronous sections; flushed to the metric by the next effect. */
     let passivatedSinceFlush = 0
     const passivateIfIdle = (cell: ActorCell) => {
-      if (cell.inFlight > 0) return
-      stopCell(cell)
+      if (cell.running) return
+      cells.delete(cell.id)
       passivatedSinceFlush++
     }
     const flushPassivations = Effect.suspend(() => {
@@ -128,13 +124,12 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
       background: (effect) => void runFork(effect)
     }
 
+    /**
+     * Takes the actor's messages until its mailbox is empty, then ends. The behaviour is made for this
+     * run only: between runs an actor is its id and its state.
+     */
     const runActor = (cell: ActorCell) => {
-      const behavior = makeAggregateActor(definition, store, cell.id, settings.conflictRetries, snapshotPolicy)
-      const finished = (count: number) =>
-        Effect.sync(() => {
-          cell.inFlight -= count
-          cell.lastActive = Date.now()
-        })
+      const behavior = makeAggregateActor(definition, store, cell, settings.conflictRetries, snapshotPolicy)
       // Everything waiting is taken at once; runs of plain commands are decided together.
       const handle = (envelopes: ReadonlyArray<Envelope>): Effect.Effect<void> =>
         Effect.gen(function*() {
@@ -142,7 +137,7 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
           while (i < envelopes.length) {
             const envelope = envelopes[i]!
             if (envelope._tag === "Run") {
-              yield* Effect.ensuring(envelope.run(behavior), finished(1))
+              yield* envelope.run(behavior)
               i++
               continue
             }
@@ -151,41 +146,51 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
               batch.push(envelopes[i] as Extract<Envelope, { _tag: "Command" }>)
               i++
             }
-            const exits = yield* behavior.executeBatch(batch).pipe(Effect.ensuring(finished(batch.length)))
-            yield* Effect.forEach(batch, (item, j) => Deferred.done(item.reply, exits[j]!), { discard: true })
+            const exits = yield* Effect.exit(behavior.executeBatch(batch))
+            // A defect (a stored event this code cannot read, say) answers every command of the batch
+            // with it, and the cache goes: the next message loads the actor afresh.
+            if (Exit.isFailure(exits)) cell.current = undefined
+            for (let j = 0; j < batch.length; j++) {
+              Deferred.unsafeDone(batch[j]!.reply, Exit.isSuccess(exits) ? exits.value[j]! : exits as Exit.Exit<never, never>)
+            }
           }
         })
-      return cell.mailbox.takeAll.pipe(
-        Effect.flatMap(([envelopes, done]) =>
-          Effect.zipRight(handle(Chunk.toReadonlyArray(envelopes)), done ? Effect.fail("done" as const) : Effect.void)
-        ),
-        Effect.forever,
-        Effect.catchAll(() => Effect.void)
-      )
+      /** The waiting messages, or none — and then, in the same synchronous step, the fiber is done. */
+      const takeAll = Effect.sync(() => {
+        const taken = cell.mailbox
+        if (taken.length === 0) {
+          cell.running = false
+          cell.lastActive = Date.now()
+        } else {
+          cell.mailbox = []
+        }
+        return taken
+      })
+      return Effect.iterate(true as boolean, {
+        while: (more) => more,
+        body: () =>
+          Effect.flatMap(takeAll, (taken) => taken.length === 0 ? Effect.succeed(false) : Effect.as(handle(taken), true))
+      })
     }
 
-    /** Finds or starts the actor and hands it the envelope, all in one synchronous step. */
+    /** Finds or caches the actor and hands it the envelope, all in one synchronous step. */
     const deliver = (id: string, envelope: Envelope): "accepted" | "full" | "stopping" => {
       if (stopping) return "stopping"
       let cell = cells.get(id)
       if (cell === undefined) {
-        cell = {
-          id,
-          mailbox: Effect.runSync(Mailbox.make<Envelope>({ capacity: settings.mailboxCapacity })),
-          inFlight: 0,
-          lastActive: Date.now(),
-          closed: false
-        }
+        cell = { id, current: undefined, mailbox: [], running: false, lastActive: 0 }
         cells.set(id, cell)
-        runFork(runActor(cell))
       } else {
         cells.delete(id)
         cells.set(id, cell)
       }
-      if (!cell.mailbox.unsafeOffer(envelope)) return "full"
-      cell.inFlight++
-      cell.lastActive = Date.now()
-      // Only now, with this cell busy: eviction must never pick the actor it is handing a message to.
+      if (cell.mailbox.length >= settings.mailboxCapacity) return "full"
+      cell.mailbox.push(envelope)
+      if (!cell.running) {
+        cell.running = true
+        runFork(runActor(cell))
+      }
+      // Only now, with this cell running: eviction must never pick the actor it is handing a message to.
       if (cells.size > settings.maxActors) evictLeastRecentlyUsed()
       return "accepted"
     }
@@ -253,9 +258,11 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         stopping = true
-        const pending = [...cells.values()].reduce((n, cell) => n + cell.inFlight, 0)
-        for (const cell of [...cells.values()]) stopCell(cell)
-        if (pending > 0) yield* Effect.logInfo("actors finishing in-flight commands").pipe(Effect.annotateLogs({ streamType, pending }))
+        const busy = [...cells.values()].filter((cell) => cell.running)
+        const waiting = busy.reduce((n, cell) => n + cell.mailbox.length, 0)
+        if (busy.length > 0) {
+          yield* Effect.logInfo("actors finishing accepted commands").pipe(Effect.annotateLogs({ streamType, actors: busy.length, waiting }))
+        }
         const drained = yield* FiberSet.awaitEmpty(fibers).pipe(Effect.timeoutOption(Duration.seconds(30)))
         if (drained._tag === "None") yield* Effect.logWarning("actors did not finish within 30 s; interrupting them")
       })

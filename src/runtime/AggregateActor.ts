@@ -7,9 +7,10 @@
 import type { SqlError } from "@effect/sql"
 import { Effect, Either, Exit, Metric, Option } from "effect"
 import { randomUUID } from "node:crypto"
-import { type AggregateDefinition, type DomainError, fold } from "../domain/aggregate.js"
-import type { AppendOutcome, EventMetadata, EventStoreShape, IdempotencyClaim, RecordedEvent } from "../eventstore/EventStore.js"
+import { type AggregateDefinition, type DomainError } from "../domain/aggregate.js"
+import type { AppendOutcome, EventMetadata, EventStoreShape, HistoryEvent, IdempotencyClaim } from "../eventstore/EventStore.js"
 import { type Decided, decideInTurn } from "./decide.js"
+import { foldHistory, type Versioned } from "./history.js"
 import {
   AggregateNotFound,
   type AppendOutcomeUnknown,
@@ -27,10 +28,8 @@ export interface CommandOptions {
   readonly metadata: EventMetadata
 }
 
-export interface AggregateSnapshot<State> {
-  readonly state: State
-  readonly version: number
-}
+/** An aggregate's state and the version it is at. */
+export type AggregateSnapshot<State> = Versioned<State>
 
 export interface CommandResult<State, Event> {
   readonly streamId: string
@@ -65,15 +64,24 @@ export const snapshotsRejected = Metric.counter("snapshots_rejected_total", {
 })
 const snapshotsWritten = Metric.counter("snapshots_written_total", { description: "Snapshots written", incremental: true })
 
+/**
+ * What an actor keeps between messages: its aggregate's id and cached state — all an idle actor costs.
+ * The behaviour below is made for it only while it has messages to handle.
+ */
+export interface ActorState<State> {
+  readonly id: string
+  /** undefined until loaded, and again after a store failure left the outcome unknown. */
+  current: AggregateSnapshot<State> | undefined
+}
+
 export const makeAggregateActor = <State, Command extends { readonly _tag: string }, Event extends { readonly _tag: string }>(
   definition: AggregateDefinition<State, Command, Event>,
   store: EventStoreShape,
-  id: string,
+  cached: ActorState<State>,
   conflictRetries: number,
   snapshots: SnapshotPolicy = { every: 0, background: () => undefined }
 ) => {
-  /** undefined until loaded, and again after a store failure left the outcome unknown. */
-  let current: AggregateSnapshot<State> | undefined
+  const { id } = cached
   const codec = snapshots.every > 0 ? definition.snapshots : undefined
 
   /** Writes a snapshot of `at` in the background when it crossed a multiple of `every` since `from`. */
@@ -97,35 +105,18 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
     )
   }
 
-  // A plain loop: loading a long stream decodes every event, and an effect per event would cost more
-  // than the decoding.
-  const decodeAll = (events: ReadonlyArray<RecordedEvent>) =>
-    Effect.suspend(() => {
-      const decoded: Array<Event> = []
-      for (const event of events) {
-        const result = definition.events.decode(event)
-        if (Either.isLeft(result)) {
-          return Effect.dieMessage(
-            `${definition.streamType} ${id} v${event.version}: cannot read stored ${result.left.type} ` +
-              `(schema version ${result.left.schemaVersion}): ${result.left.reason}`
-          )
-        }
-        decoded.push(result.right)
-      }
-      return Effect.succeed(decoded)
+  /** Folds recorded events onto a snapshot and makes the result the actor's state. */
+  const foldOnto = (from: AggregateSnapshot<State>, recorded: ReadonlyArray<HistoryEvent>) =>
+    Either.match(foldHistory(definition, id, from, recorded), {
+      onLeft: Effect.dieMessage,
+      onRight: (folded) => Effect.sync(() => (cached.current = folded))
     })
 
   /** Reads what the store has past `from` and folds it on. */
   const catchUp = (from: AggregateSnapshot<State>) =>
-    store.readStream(id, { afterVersion: from.version }).pipe(
-      Effect.flatMap((recorded) =>
-        Effect.map(decodeAll(recorded), (events): AggregateSnapshot<State> => ({
-          state: fold(definition.evolve, from.state, events),
-          version: recorded.length > 0 ? recorded[recorded.length - 1]!.version : from.version
-        }))
-      ),
-      Effect.tap((snapshot) => Effect.sync(() => (current = snapshot))),
-      Effect.mapError(unavailable)
+    store.readHistory(id, { afterVersion: from.version }).pipe(
+      Effect.mapError(unavailable),
+      Effect.flatMap((recorded) => foldOnto(from, recorded))
     )
 
   const initial: AggregateSnapshot<State> = { state: definition.initialState, version: 0 }
@@ -159,19 +150,9 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       return fresh
     })
 
-  /** Folds recorded events onto a snapshot and makes the result the actor's state. */
-  const foldOnto = (from: AggregateSnapshot<State>, recorded: ReadonlyArray<RecordedEvent>) =>
-    Effect.map(decodeAll(recorded), (events): AggregateSnapshot<State> => {
-      current = {
-        state: fold(definition.evolve, from.state, events),
-        version: recorded.length > 0 ? recorded[recorded.length - 1]!.version : from.version
-      }
-      return current
-    })
-
   const load = Effect.suspend(() =>
-    current !== undefined
-      ? Effect.succeed(current)
+    cached.current !== undefined
+      ? Effect.succeed(cached.current)
       : codec !== undefined
       ? loadFromSnapshot(codec)
       : catchUp(initial)
@@ -214,10 +195,10 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         expectedVersion: from.version,
         events: decision.newEvents,
         idempotency
-      }).pipe(Effect.tapError(() => Effect.sync(() => (current = undefined))))
+      }).pipe(Effect.tapError(() => Effect.sync(() => (cached.current = undefined))))
       if (appended._tag === "Appended") {
-        current = { state: decision.state, version: decision.version }
-        snapshotIfDue(from.version, current)
+        cached.current = { state: decision.state, version: decision.version }
+        snapshotIfDue(from.version, cached.current)
       }
       return { decision, appended: Option.some(appended) }
     })
@@ -310,9 +291,9 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
    * answer a state another node has moved past, for as long as reads keep the actor alive.
    */
   const read = Effect.gen(function*() {
-    if (current === undefined) return yield* load
-    const cached = current
-    return (yield* isBehind(cached)) ? yield* catchUp(cached) : cached
+    const known = cached.current
+    if (known === undefined) return yield* load
+    return (yield* isBehind(known)) ? yield* catchUp(known) : known
   }).pipe(Effect.withSpan("Actor.read", { attributes: { streamType: definition.streamType, streamId: id } }))
 
   /**

@@ -3,10 +3,11 @@
  * up to there, read from the store (the actor's hot state is only ever the latest).
  */
 import { Effect, Either } from "effect"
-import { type AggregateDefinition, fold } from "../domain/aggregate.js"
+import type { AggregateDefinition } from "../domain/aggregate.js"
 import type { EventStoreShape } from "../eventstore/EventStore.js"
 import type { AggregateSnapshot } from "./AggregateActor.js"
 import { StoreUnavailable } from "./errors.js"
+import { foldHistory } from "./history.js"
 
 export type PointInTime =
   | { readonly _tag: "AtVersion"; readonly version: number }
@@ -19,19 +20,13 @@ export const stateAt = <State, Command extends { readonly _tag: string }, Event 
   id: string,
   point: PointInTime
 ): Effect.Effect<AggregateSnapshot<State>, StoreUnavailable> =>
-  store.readStream(id, point._tag === "AtVersion" ? { toVersion: point.version } : { recordedUntil: point.moment }).pipe(
+  store.readHistory(id, point._tag === "AtVersion" ? { toVersion: point.version } : { recordedUntil: point.moment }).pipe(
     Effect.mapError((error) => new StoreUnavailable({ message: `event store failed: ${error.message}` })),
     Effect.flatMap((recorded) =>
-      Effect.forEach(recorded, (event) =>
-        Either.match(definition.events.decode(event), {
-          onLeft: (error) => Effect.dieMessage(`${definition.streamType} ${id} v${event.version}: ${error.reason}`),
-          onRight: Effect.succeed
-        })).pipe(
-          Effect.map((events): AggregateSnapshot<State> => ({
-            state: fold(definition.evolve, definition.initialState, events),
-            version: recorded.at(-1)?.version ?? 0
-          }))
-        )
+      Either.match(foldHistory(definition, id, { state: definition.initialState, version: 0 }, recorded), {
+        onLeft: Effect.dieMessage,
+        onRight: Effect.succeed
+      })
     ),
     Effect.withSpan("Runtime.stateAt", { attributes: { streamType: definition.streamType, streamId: id, point: point._tag } })
   )

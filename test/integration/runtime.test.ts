@@ -77,6 +77,7 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
       const counting: EventStoreShape = {
         append: (request) => Effect.suspend(() => (calls++, real.append(request))),
         readStream: (id, o) => Effect.suspend(() => (calls++, real.readStream(id, o))),
+        readHistory: (id, o) => Effect.suspend(() => (calls++, real.readHistory(id, o))),
         streamVersion: (id) => Effect.suspend(() => (calls++, real.streamVersion(id))),
         readAll: (o) => Effect.suspend(() => (calls++, real.readAll(o))),
         findIdempotency: (key) => Effect.suspend(() => (calls++, real.findIdempotency(key))),

@@ -37,6 +37,7 @@ const counted = (store: EventStoreShape) => {
   const wrapped: EventStoreShape = {
     append: (request) => count("append", () => store.append(request)),
     readStream: (id, o) => count("readStream", () => store.readStream(id, o)),
+    readHistory: (id, o) => count("readHistory", () => store.readHistory(id, o)),
     streamVersion: (id) => count("streamVersion", () => store.streamVersion(id)),
     readAll: (o) => count("readAll", () => store.readAll(o)),
     findIdempotency: (key) => count("findIdempotency", () => store.findIdempotency(key)),
@@ -78,7 +79,7 @@ layer(StoreTest, { excludeTestServices: true })("snapshots", (it) => {
               const loaded = yield* reader.read(id)
               expect(loaded).toEqual(yield* replayed(store, id))
               expect(calls).toMatchObject({ loadLatest: 1 })
-              expect(calls["readStream"]).toBeUndefined()
+              expect(calls["readHistory"]).toBeUndefined()
             }).pipe(Effect.scoped, Runtime.runPromise(runtime))),
           { numRuns: 25 }
         )
