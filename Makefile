@@ -18,7 +18,7 @@ TOXIPROXY := .data/bin/toxiproxy-server
 TOXIPROXY_VERSION := v2.12.0
 
 .PHONY: help install build services services-down services-status run relay worker push-sink test test-unit typecheck migrate \
-	bench bench-readme bench-replay bench-commands bench-outbox bench-worker bench-projection project toxiproxy soak
+	bench bench-readme bench-replay bench-commands bench-http profile-http bench-actors bench-outbox bench-worker bench-projection project toxiproxy soak
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
 PUSH_SINK_PORT ?= 4000
@@ -93,7 +93,7 @@ soak: services $(TOXIPROXY) ## the history check under faults for HISTORY_SECOND
 test-unit: $(INSTALLED) ## the unit tests only (no services needed)
 	@node_modules/.bin/vitest run --project unit
 
-bench: bench-replay bench-commands bench-outbox bench-worker bench-projection ## every benchmark; results in bench/results/
+bench: bench-replay bench-commands bench-http bench-actors bench-outbox bench-worker bench-projection ## every benchmark; results in bench/results/
 
 bench-readme: $(INSTALLED) ## regenerate README's performance tables from bench/results/
 	@node --import tsx bench/readme.ts
@@ -112,3 +112,13 @@ bench-replay: services ## loading an aggregate of 100 … 100,000 events: full r
 
 bench-commands: services ## commands through the runtime and HTTP against bare INSERTs: 1,000 orders and one hot order
 	@node --import tsx bench/commands.ts
+
+bench-http: services build ## a real serve process under autocannon, beside a bare node:http + INSERT server: req/s, p50/p99/p99.9
+	@node --import tsx bench/http.ts
+
+# WORKLOAD: place, spread, hot, get, health or mix.
+profile-http: services build ## a CPU profile of serve under one HTTP workload (WORKLOAD=place): where the time goes
+	@node --import tsx bench/http.ts --profile --workloads $${WORKLOAD:-place}
+
+bench-actors: services build ## memory of serve with 10,000 and 100,000 cached orders, against the states alone
+	@node --expose-gc --import tsx bench/actors.ts

@@ -157,7 +157,9 @@ const latencyFloor = (options: OutboxBenchSettings, sample: RecordedEvent) =>
           for (; sent < due; sent++) {
             const event = { ...sample, eventId: randomUUID(), streamId: randomUUID(), recordedAt: new Date() }
             const keep = sent >= warmupEnds
-            const begun = Date.now()
+            // Latency counts from when the message was due, not from when the loop got to it: a
+            // stalled sender must not hide the wait it caused (coordinated omission).
+            const begun = started + (sent / options.rate) * 1000
             const record = toKafkaRecord(names, event)
             pending.push(
               producer.send({ topic, acks: -1, messages: kafkaMessages([record]) }).then(() => {

@@ -199,9 +199,9 @@ const commandToPush = (options: WorkerBenchSettings) =>
           seconds,
           (issued) => progress.update(issued, { unit: "commands", detail: `${gateway.delivered.length} pushes` }),
           () => undefined,
-          (orderId, step) => {
+          (orderId, step, dueAt) => {
             const notification = NOTIFYING_STEPS.get(step)
-            if (notification !== undefined) sentAt.set(`${orderId}/${notification}`, Date.now())
+            if (notification !== undefined) sentAt.set(`${orderId}/${notification}`, dueAt)
           }
         ))
       // Let the last pushes arrive.

@@ -37,14 +37,17 @@ export const LIFE_LENGTH = 6
 /** The events of a life that customers hear about (Order's notify). */
 export const NOTIFIED = new Set(["OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered"])
 
-/** Issues order commands through the runtime at `rate` per second for `seconds`; each is one event. */
+/**
+ * Issues order commands through the runtime at `rate` per second for `seconds`; each is one event.
+ * Each answer's latency is taken from the command's due time.
+ */
 export const steadyLoad = (
   rate: number,
   seconds: number,
   onProgress: (issued: number) => void,
   onAnswered: (millis: number) => void,
-  /** Told of each command as it is sent: which order, and which step of its life. */
-  onSent: (orderId: string, step: number) => void = () => undefined
+  /** Told of each command as it is sent: which order, which step of its life, and when it was due. */
+  onSent: (orderId: string, step: number, dueAt: number) => void = () => undefined
 ) =>
   Effect.gen(function*() {
     const store = yield* EventStore
@@ -64,8 +67,10 @@ export const steadyLoad = (
       const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate))
       for (; issued < due; issued++) {
         const order = ready.shift() ?? { id: randomUUID(), step: 0, state: orderAggregate.initialState }
-        const sent = Date.now()
-        onSent(order.id, order.step)
+        // Latency counts from when the command was due, not from when the loop got to it: a stalled
+        // sender must not hide the wait it caused (coordinated omission).
+        const sent = started + (issued / rate) * 1000
+        onSent(order.id, order.step, sent)
         yield* FiberSet.run(
           running,
           orders.execute(order.id, lifeOf(order.step, order.state), {

@@ -1,9 +1,10 @@
 /**
- * The application's CLI as real child processes, for tests that kill one. Each runs as one node
- * process (no wrapper), so a signal reaches the process that holds the connections.
+ * The application's CLI, and the benchmarks' own servers and load generator, as real child processes. Each
+ * runs as one node process (no wrapper), so a signal reaches the process that holds the connections.
  */
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
@@ -19,11 +20,38 @@ export interface CliProcess {
   readonly exited: Effect.Effect<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
 }
 
-/** Starts `node src/cli/main.ts <args>` with extra environment; it is killed when the scope closes. */
+/** Starts `node src/cli/main.ts <args>` (through tsx) with extra environment; it is killed when the scope closes. */
 export const startCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
+  startNode(["--import", "tsx", "src/cli/main.ts", ...args], env)
+
+/** Starts the compiled CLI, as `make run` does (`make build` first), with node's own flags if given. */
+export const startBuiltCli = (
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>>,
+  nodeFlags: ReadonlyArray<string> = []
+) => startNode([...nodeFlags, "--enable-source-maps", "dist/cli/main.js", ...args], env)
+
+/** Starts a TypeScript script of the project (through tsx) with arguments. */
+export const startScript = (script: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
+  startNode(["--import", "tsx", script, ...args], env)
+
+/** CPU time a process has used so far, in seconds (Linux: /proc/<pid>/stat). */
+export const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  // utime and stime, fields 14 and 15 of the whole line, in clock ticks of 1/100 s.
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Resident memory of a process, in MiB (Linux: /proc/<pid>/status). */
+export const residentMiB = (pid: number) => {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))
+  return Math.round(Number(line?.split(/\s+/)[1] ?? "0") / 1024)
+}
+
+const startNode = (argv: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+      const child: ChildProcess = spawn(process.execPath, argv, {
         cwd: root,
         env: { ...process.env, LOG_FORMAT: "logfmt", ...env },
         stdio: ["ignore", "pipe", "pipe"]

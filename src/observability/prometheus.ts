@@ -131,4 +131,23 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`
 }
 
-export const metricsText: Effect.Effect<string> = Effect.map(Metric.snapshot, renderPrometheus)
+/** The process's own figures, read at each scrape: memory and CPU, as every process reports them. */
+const processGauges = {
+  residentBytes: Metric.gauge("process_resident_memory_bytes", { description: "Resident memory of the process" }),
+  heapUsedBytes: Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use (live objects and garbage not yet collected)" }),
+  heapTotalBytes: Metric.gauge("nodejs_heap_total_bytes", { description: "V8 heap reserved" }),
+  cpuSeconds: Metric.gauge("process_cpu_seconds", { description: "CPU time the process has used, user and system" })
+}
+
+const sampleProcess = Effect.suspend(() => {
+  const memory = process.memoryUsage()
+  const cpu = process.cpuUsage()
+  return Effect.all([
+    Metric.set(processGauges.residentBytes, memory.rss),
+    Metric.set(processGauges.heapUsedBytes, memory.heapUsed),
+    Metric.set(processGauges.heapTotalBytes, memory.heapTotal),
+    Metric.set(processGauges.cpuSeconds, (cpu.user + cpu.system) / 1e6)
+  ], { discard: true })
+})
+
+export const metricsText: Effect.Effect<string> = Effect.zipRight(sampleProcess, Effect.map(Metric.snapshot, renderPrometheus))

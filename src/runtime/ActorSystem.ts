@@ -88,6 +88,9 @@ const commandDuration = Metric.histogram(
   MetricBoundaries.exponential({ start: 0.5, factor: 2, count: 14 }),
   "Time from a command's arrival in the mailbox to its answer"
 )
+const cachedActors = Metric.gauge("actors_cached", {
+  description: "Actors cached (state in memory), by aggregate type; a fiber runs only for those with messages waiting"
+})
 const passivations = Metric.counter("actor_passivations_total", {
   description: "Actors stopped for idleness or to stay under the live-actor cap",
   incremental: true
@@ -250,6 +253,7 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
       }
     }).pipe(
       Effect.zipRight(flushPassivations),
+      Effect.zipRight(Effect.suspend(() => Metric.set(Metric.tagged(cachedActors, "stream_type", streamType), cells.size))),
       Effect.repeat(Schedule.spaced(Duration.millis(Math.max(50, Math.min(idleMillis / 4, 10_000))))),
       Effect.forkScoped
     )
