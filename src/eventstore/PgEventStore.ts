@@ -1,6 +1,6 @@
 /** EventStore on PostgreSQL (tables in migrations/0001_events.sql). */
 import { SqlClient, type SqlError, type Statement } from "@effect/sql"
-import { Chunk, Data, Deferred, Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
+import { Chunk, Data, Duration, Effect, Exit, Layer, Option, Queue, Schedule } from "effect"
 import { purgeForever } from "../database/retention.js"
 import {
   APPENDED_CHANNEL,
@@ -317,7 +317,8 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
     appendOnce(request).pipe(
       Effect.catchTag("LostReply", (lost) => resolveLostReply(request, lost)),
       Effect.withSpan("EventStore.append", {
-        attributes: { streamId: request.streamId, expectedVersion: request.expectedVersion, events: request.events.length }
+        attributes: { streamId: request.streamId, expectedVersion: request.expectedVersion, events: request.events.length },
+        captureStackTrace: false
       })
     )
 
@@ -363,13 +364,15 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
 
   interface Waiting {
     readonly request: AppendRequest
-    readonly reply: Deferred.Deferred<AppendOutcome, AppendError>
+    /** Answers the caller, once: a callback rather than a Deferred, which costs more to make than the rest of an append's bookkeeping. */
+    readonly reply: (outcome: Exit.Exit<AppendOutcome, AppendError>) => void
   }
+  const answer = (item: Waiting, outcome: Effect.Effect<AppendOutcome, AppendError>) => Effect.map(Effect.exit(outcome), item.reply)
   const waiting = yield* Queue.unbounded<Waiting>()
 
   const flushGroup = (group: ReadonlyArray<Waiting>): Effect.Effect<void> =>
     Effect.gen(function*() {
-      if (group.length === 1) return yield* Deferred.complete(group[0]!.reply, appendAlone(group[0]!.request))
+      if (group.length === 1) return yield* answer(group[0]!, appendAlone(group[0]!.request))
       const rows = yield* Effect.either(
         insertGroup(group.map((item) => item.request)).pipe(
           Effect.disconnect,
@@ -382,10 +385,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
         yield* Effect.forEach(
           group,
           (item) =>
-            Deferred.complete(
-              item.reply,
-              failure._tag === "LostReply" ? resolveLostReply(item.request, failure) : appendAlone(item.request)
-            ),
+            answer(item, failure._tag === "LostReply" ? resolveLostReply(item.request, failure) : appendAlone(item.request)),
           { concurrency: RESOLVE_CONCURRENCY, discard: true }
         )
         return
@@ -396,23 +396,22 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
         const actual = rows.right[i]?.current_version ?? -1
         if (actual === request.expectedVersion) {
           appendedAny = true
-          yield* Deferred.succeed<AppendOutcome, AppendError>(item.reply, {
+          item.reply(Exit.succeed({
             _tag: "Appended",
             result: {
               streamId: request.streamId,
               fromVersion: request.expectedVersion + 1,
               toVersion: request.expectedVersion + request.events.length
             }
-          })
+          }))
         } else {
-          yield* Deferred.fail(
-            item.reply,
+          item.reply(Exit.fail(
             new VersionConflict({ streamId: request.streamId, expectedVersion: request.expectedVersion, actualVersion: actual })
-          )
+          ))
         }
       }
       if (appendedAny) yield* announce
-    }).pipe(Effect.withSpan("EventStore.groupCommit", { attributes: { appends: group.length } }))
+    }).pipe(Effect.withSpan("EventStore.groupCommit", { attributes: { appends: group.length }, captureStackTrace: false }))
 
   // A few groups may be written at once; while they are, the next ones gather.
   for (let i = 0; i < GROUP_WRITERS; i++) {
@@ -428,8 +427,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
     Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
       request.idempotency !== undefined || Option.isSome(transaction)
         ? appendAlone(request)
-        : Effect.flatMap(Deferred.make<AppendOutcome, AppendError>(), (reply) =>
-          Effect.zipRight(Queue.offer(waiting, { request, reply }), Deferred.await(reply))))
+        : Effect.async<AppendOutcome, AppendError>((reply) => void Queue.unsafeOffer(waiting, { request, reply })))
 
   /**
    * One stream's events in a range, with the columns given. Up to a moment: the prefix of versions
@@ -454,7 +452,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
   const readHistory: EventStoreShape["readHistory"] = (streamId, range) =>
     selectStream<HistoryRow>(historyColumns, streamId, range).pipe(
       Effect.map(toHistoryEvents),
-      Effect.withSpan("EventStore.readHistory", { attributes: { streamId } })
+      Effect.withSpan("EventStore.readHistory", { attributes: { streamId }, captureStackTrace: false })
     )
 
   /**
@@ -525,7 +523,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
         const headAt = Option.isSome(snapshot) ? 1 : 0
         return { snapshot, events: toHistoryEvents(rows.slice(headAt + 1)), streamVersion: rows[headAt]!.stream_version }
       }),
-      Effect.withSpan("EventStore.loadLatest", { attributes: { streamId } })
+      Effect.withSpan("EventStore.loadLatest", { attributes: { streamId }, captureStackTrace: false })
     )
 
   const saveSnapshot: EventStoreShape["saveSnapshot"] = (snapshot) =>

@@ -102,16 +102,18 @@ const checkBody = (maxBytes: number) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     if (!HttpMethod.hasBody(request.method)) return { missing: false }
-    const tooLarge = new PayloadTooLarge({
-      error: "payload_too_large",
-      message: `the request body is larger than ${maxBytes} bytes`,
-      maxBytes
-    })
+    // Made only when needed: an error captures a stack trace, and most requests are not too large.
+    const tooLarge = () =>
+      new PayloadTooLarge({
+        error: "payload_too_large",
+        message: `the request body is larger than ${maxBytes} bytes`,
+        maxBytes
+      })
     const declared = Number(request.headers["content-length"] ?? "0")
-    if (declared > maxBytes) return yield* Effect.fail(tooLarge)
+    if (declared > maxBytes) return yield* Effect.fail(tooLarge())
     const text = yield* request.text.pipe(
       HttpIncomingMessage.withMaxBodySize(Option.some(maxBytes)),
-      Effect.mapError(() => tooLarge)
+      Effect.mapError(tooLarge)
     )
     if (text.length === 0) return { missing: true }
     const contentType = (request.headers["content-type"] ?? "").toLowerCase()

@@ -16,7 +16,6 @@ import {
   Clock,
   Config,
   type Context,
-  Deferred,
   Duration,
   Effect,
   Exit,
@@ -55,15 +54,20 @@ export interface ActorSystem<State, Command, Event> {
   readonly liveActors: Effect.Effect<number>
 }
 
+/** How an actor answers a message: with its exit, once. */
+type Reply<A, E> = (exit: Exit.Exit<A, E>) => void
+
 type Envelope =
-  /** Anything for the actor to do alone, in turn. */
+  /** Anything else for the actor to do alone, in turn. */
   | { readonly _tag: "Run"; readonly run: (actor: Behavior) => Effect.Effect<void> }
+  /** A read: reads waiting together are answered by one look at the stream's head. */
+  | { readonly _tag: "Read"; readonly reply: Reply<AggregateSnapshot<any>, StoreUnavailable> }
   /** A plain command (no expected version, no idempotency key): it may be decided with its neighbours. */
   | {
     readonly _tag: "Command"
     readonly command: any
     readonly options: CommandOptions
-    readonly reply: Deferred.Deferred<CommandResult<any, any>, CommandError>
+    readonly reply: Reply<CommandResult<any, any>, CommandError>
   }
 
 /** Commands decided together at most, when that many are waiting. */
@@ -109,6 +113,18 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
     const runFork = yield* FiberSet.runtime(fibers)<never>()
     let stopping = false
 
+    // Tagged once: tagging a metric makes a new key, hashed on every update.
+    const durations = Metric.tagged(commandDuration, "stream_type", streamType)
+    const counters = new Map<string, Metric.Metric.Counter<number>>()
+    const commandsBy = (outcome: string) => {
+      let counter = counters.get(outcome)
+      if (counter === undefined) {
+        counter = Metric.tagged(Metric.tagged(commandsTotal, "stream_type", streamType), "outcome", outcome)
+        counters.set(outcome, counter)
+      }
+      return counter
+    }
+
     /** Counts passivations made in synchronous sections; flushed to the metric by the next effect. */
     let passivatedSinceFlush = 0
     const passivateIfIdle = (cell: ActorCell) => {
@@ -144,6 +160,16 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
               i++
               continue
             }
+            if (envelope._tag === "Read") {
+              // Every read here arrived before this look at the store: the state it gets is at least
+              // as new as the stream was when it asked.
+              const exit = yield* Effect.exit(behavior.read)
+              for (; i < envelopes.length && envelopes[i]!._tag === "Read"; i++) {
+                const waiting = envelopes[i] as Extract<Envelope, { _tag: "Read" }>
+                waiting.reply(exit)
+              }
+              continue
+            }
             const batch: Array<Extract<Envelope, { _tag: "Command" }>> = []
             while (i < envelopes.length && envelopes[i]!._tag === "Command" && batch.length < MAX_BATCH) {
               batch.push(envelopes[i] as Extract<Envelope, { _tag: "Command" }>)
@@ -154,7 +180,7 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
             // with it, and the cache goes: the next message loads the actor afresh.
             if (Exit.isFailure(exits)) cell.current = undefined
             for (let j = 0; j < batch.length; j++) {
-              Deferred.unsafeDone(batch[j]!.reply, Exit.isSuccess(exits) ? exits.value[j]! : exits as Exit.Exit<never, never>)
+              batch[j]!.reply(Exit.isSuccess(exits) ? exits.value[j]! : exits as Exit.Exit<never, never>)
             }
           }
         })
@@ -207,21 +233,21 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
     }
 
     const ask = <A, E>(id: string, work: (actor: Behavior) => Effect.Effect<A, E>) =>
-      Effect.flatMap(Deferred.make<A, E>(), (reply) =>
-        send(id, {
-          _tag: "Run",
-          run: (actor) => Effect.exit(work(actor)).pipe(Effect.flatMap((exit) => Deferred.done(reply, exit)))
-        }, reply))
+      send<A, E>(id, (reply) => ({
+        _tag: "Run",
+        run: (actor) => Effect.map(Effect.exit(work(actor)), reply)
+      }))
 
-    /** Hands the envelope to the actor and waits for `reply`. */
-    const send = <A, E>(id: string, envelope: Envelope, reply: Deferred.Deferred<A, E>) =>
-      Effect.gen(function*() {
-        const delivered = deliver(id, envelope)
-        yield* flushPassivations
-        if (delivered === "stopping") return yield* new ShuttingDown()
-        if (delivered === "full") return yield* new Overloaded({ streamType, id, retryAfterSeconds: 1 })
-        return yield* Deferred.await(reply)
-      })
+    /**
+     * Hands the actor an envelope made around `reply` and waits for the reply: a callback, not a
+     * Deferred, because this runs for every message and a Deferred costs more to make than the rest.
+     */
+    const send = <A, E>(id: string, envelope: (reply: Reply<A, E>) => Envelope) =>
+      Effect.async<A, E | Overloaded | ShuttingDown>((resume) => {
+        const delivered = deliver(id, envelope(resume))
+        if (delivered === "stopping") resume(Effect.fail(new ShuttingDown()))
+        else if (delivered === "full") resume(Effect.fail(new Overloaded({ streamType, id, retryAfterSeconds: 1 })))
+      }).pipe(Effect.ensuring(flushPassivations))
 
     const execute: ActorSystem<State, Command, Event>["execute"] = (id, command, options) =>
       Effect.gen(function*() {
@@ -229,19 +255,20 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
         const plain = options.expectedVersion === undefined && options.idempotency === undefined
         const exit = yield* Effect.exit(
           plain
-            ? Effect.flatMap(Deferred.make<CommandResult<State, Event>, CommandError>(), (reply) =>
-              send(id, { _tag: "Command", command, options, reply }, reply))
+            ? send<CommandResult<State, Event>, CommandError>(id, (reply) => ({ _tag: "Command", command, options, reply }))
             : ask(id, (actor) => actor.execute(command, options))
         )
         const elapsed = (yield* Clock.currentTimeMillis) - started
         const outcome = Exit.isSuccess(exit) ? "ok" : Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error._tag : "defect"
-        yield* Metric.increment(Metric.tagged(Metric.tagged(commandsTotal, "stream_type", streamType), "outcome", outcome))
-        yield* Metric.update(Metric.tagged(commandDuration, "stream_type", streamType), elapsed)
+        yield* Metric.increment(commandsBy(outcome))
+        yield* Metric.update(durations, elapsed)
         return yield* exit
-      }).pipe(Effect.withSpan("ActorSystem.execute", { attributes: { streamType, streamId: id, command: command._tag } }))
+      }).pipe(
+        Effect.withSpan("ActorSystem.execute", { attributes: { streamType, streamId: id, command: command._tag }, captureStackTrace: false })
+      )
 
     const read: ActorSystem<State, Command, Event>["read"] = (id) =>
-      ask(id, (actor) => actor.read as Effect.Effect<AggregateSnapshot<State>, StoreUnavailable>)
+      send<AggregateSnapshot<State>, StoreUnavailable>(id, (reply) => ({ _tag: "Read", reply }))
 
     // Passivate idle actors; the map is in recency order, so the scan stops at the first recent one.
     const idleMillis = Duration.toMillis(settings.idleTimeout)

@@ -26,6 +26,12 @@ export interface CommandOptions {
   /** A retry with the same key and request returns the first result and appends nothing. */
   readonly idempotency?: IdempotencyClaim | undefined
   readonly metadata: EventMetadata
+  /**
+   * The caller made the stream's id just now (a random UUID): nothing can be stored under it, so an
+   * actor not yet loaded starts from the initial state without reading. Were something stored after
+   * all, the append's version guard would refuse it and the command would be decided on what is.
+   */
+  readonly newStream?: boolean | undefined
 }
 
 /** An aggregate's state and the version it is at. */
@@ -150,6 +156,11 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       return fresh
     })
 
+  /** A stream the caller just named has no history to read. */
+  const startIfNew = (options: CommandOptions) => {
+    if (cached.current === undefined && options.newStream === true) cached.current = initial
+  }
+
   const load = Effect.suspend(() =>
     cached.current !== undefined
       ? Effect.succeed(cached.current)
@@ -217,6 +228,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
    */
   const execute = (command: Command, options: CommandOptions) =>
     Effect.gen(function*() {
+      startIfNew(options)
       let snapshot = yield* load
 
       /** The first answer to this request, when its idempotency key was used before (here or elsewhere). */
@@ -282,7 +294,10 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         )
       }
     }).pipe(
-      Effect.withSpan(`Actor.execute`, { attributes: { streamType: definition.streamType, streamId: id, command: command._tag } })
+      Effect.withSpan(`Actor.execute`, {
+        attributes: { streamType: definition.streamType, streamId: id, command: command._tag },
+        captureStackTrace: false
+      })
     ) as Effect.Effect<CommandResult<State, Event>, CommandError>
 
   /**
@@ -294,7 +309,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
     const known = cached.current
     if (known === undefined) return yield* load
     return (yield* isBehind(known)) ? yield* catchUp(known) : known
-  }).pipe(Effect.withSpan("Actor.read", { attributes: { streamType: definition.streamType, streamId: id } }))
+  }).pipe(Effect.withSpan("Actor.read", { attributes: { streamType: definition.streamType, streamId: id }, captureStackTrace: false }))
 
   /**
    * Commands that were waiting together in the mailbox, decided in turn against the state each
@@ -310,6 +325,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
     Effect.gen(function*() {
       const alone = () => Effect.forEach(items, (item) => Effect.exit(execute(item.command, item.options)))
       if (items.length < 2) return yield* alone()
+      for (const item of items) startIfNew(item.options)
       const loaded = yield* Effect.either(load)
       if (Either.isLeft(loaded)) return items.map(() => Exit.fail(loaded.left))
       const outcome = yield* Effect.either(decideAndAppend(items, loaded.right))
@@ -330,7 +346,10 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         Either.match(decided, { onLeft: (error) => Exit.fail(refusal(error)), onRight: (done) => Exit.succeed(toResult(done)) })
       )
     }).pipe(
-      Effect.withSpan("Actor.executeBatch", { attributes: { streamType: definition.streamType, streamId: id, commands: items.length } })
+      Effect.withSpan("Actor.executeBatch", {
+        attributes: { streamType: definition.streamType, streamId: id, commands: items.length },
+        captureStackTrace: false
+      })
     )
 
   return { execute, executeBatch, read } as const

@@ -80,7 +80,8 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
       orderId: string,
       headers: CommandHeaders,
       payload: unknown,
-      makeCommand: (at: string) => OrderCommand
+      makeCommand: (at: string) => OrderCommand,
+      newStream = false
     ) =>
       Effect.gen(function*() {
         const key = headers["idempotency-key"]
@@ -90,7 +91,8 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
           idempotency: key === undefined
             ? undefined
             : { scope: callerScope(headers), key, requestHash: requestHash(route, orderId, payload) },
-          metadata: metadataFrom(headers)
+          metadata: metadataFrom(headers),
+          newStream
         }
         const result = yield* orders.execute(orderId, makeCommand(yield* nowIso), options).pipe(
           Effect.mapError((error) => toHttpError("order", error)),
@@ -110,8 +112,9 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
         Effect.gen(function*() {
           const key = headers["idempotency-key"]
           const orderId = key === undefined ? randomUUID() : orderIdForKey(callerScope(headers), key)
+          // A random id names a stream nobody has written to: its actor need not read it first.
           const accepted = yield* send("place", orderId, headers, payload, (at) =>
-            OrderCommand.PlaceOrder({ customerId: payload.customerId, currency: payload.currency, lines: payload.lines, at }))
+            OrderCommand.PlaceOrder({ customerId: payload.customerId, currency: payload.currency, lines: payload.lines, at }), key === undefined)
           yield* setHeader("location", `/orders/${orderId}`)
           return accepted
         }).pipe(
