@@ -90,6 +90,19 @@ const placeOrders = (base: string, count: number) =>
       return body.orderId
     }), { concurrency: 16 })
 
+/**
+ * Waits until the server is quiet (under a fifth of a core for a second, or 60 s at most): the relay
+ * and the projector still working through what the previous run wrote would be charged to the next.
+ */
+const settle = (pid: number) =>
+  Effect.gen(function*() {
+    for (let second = 0; second < 60; second++) {
+      const before = cpuSeconds(pid)
+      yield* Effect.sleep("1 second")
+      if (cpuSeconds(pid) - before < 0.2) return
+    }
+  })
+
 /** One autocannon run in its own process; the server's CPU and memory are sampled around it. */
 const load = (run: LoadRun, serverPid: number) =>
   Effect.scoped(Effect.gen(function*() {
@@ -149,6 +162,7 @@ export const runHttpBench = (options: HttpBenchSettings) =>
         Effect.gen(function*() {
           progress.update(i, { unit: "runs", detail: `${run.workload} → ${run.target}` })
           const spec = { url: run.url, workload: run.as, targets, connections: options.connections }
+          yield* settle(service.pid)
           if (options.warmupSeconds > 0) yield* load({ ...spec, seconds: options.warmupSeconds }, run.pid)
           const measured = yield* load({ ...spec, seconds: options.seconds }, run.pid)
           rows.push({

@@ -4,7 +4,9 @@
  * layer constant is built once; the CLI picks the ones a command needs (`serve`: API, relay and
  * projector; `relay`, `project`, `worker`: one each).
  */
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { createServer } from "node:http"
 import { Duration, Effect, Layer, Option } from "effect"

@@ -6,7 +6,8 @@
  * applied migrations are history, like events.
  */
 import { SqlClient } from "@effect/sql"
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Data, Effect } from "effect"
 import { createHash } from "node:crypto"
 import { fileURLToPath } from "node:url"

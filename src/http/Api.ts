@@ -1,5 +1,6 @@
 /** The whole HTTP API, shared by the server, the OpenAPI document and typed clients. */
-import { HttpApi, OpenApi } from "@effect/platform"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from "./errors.js"
 import { OrdersApi } from "./orders/Api.js"
 import { ReadModelsApi } from "./readModels/Api.js"

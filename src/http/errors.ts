@@ -2,7 +2,7 @@
  * Error bodies of the HTTP API, `{ error, message, ...details }`, and the one mapping from the
  * runtime's typed failures to them. Statuses live on the schemas (and so in the OpenAPI document).
  */
-import { HttpApiSchema } from "@effect/platform"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 import type { CommandError } from "../runtime/AggregateActor.js"
 import type { Overloaded, ShuttingDown, StoreUnavailable } from "../runtime/errors.js"

@@ -4,14 +4,12 @@
  * twice, text PostgreSQL cannot store), a missing body 400, schema failures become
  * `{ error: "bad_request", field, message }`, and unknown routes a JSON 404.
  */
-import {
-  HttpApiBuilder,
-  HttpApiError,
-  HttpIncomingMessage,
-  HttpMethod,
-  HttpServerError,
-  HttpServerRequest
-} from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiError from "@effect/platform/HttpApiError"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpMethod from "@effect/platform/HttpMethod"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Option } from "effect"
 import { Api } from "./Api.js"
 import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from "./errors.js"

@@ -1,5 +1,7 @@
 /** The HTTP server: the API, its request guard, OpenAPI at /openapi.json and Swagger UI at /docs. */
-import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import * as HttpServer from "@effect/platform/HttpServer"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Layer } from "effect"
 import { createServer } from "node:http"

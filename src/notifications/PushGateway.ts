@@ -6,7 +6,8 @@
  * A failure says whether another attempt may pass: timeouts, refused connections, 5xx and 429
  * (with its Retry-After) may; any other answer (a 4xx: the gateway refuses this request) will not.
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Context, Data, Duration, Effect, Layer, Option } from "effect"
 import type { PushNotification } from "./render.js"
 

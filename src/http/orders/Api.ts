@@ -1,5 +1,7 @@
 /** The orders endpoints: request and response schemas, statuses, and the errors each can answer. */
-import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { OrderValues } from "../../domain/order/index.js"
 import { BadRequest, Conflict, NotFound, Unavailable, Unprocessable } from "../errors.js"

@@ -1,5 +1,7 @@
 /** Handlers of the orders endpoints: turn requests into commands for the order actors. */
-import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Clock, Effect } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import { OrderActors } from "../../aggregates.js"

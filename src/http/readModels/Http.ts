@@ -1,5 +1,7 @@
 /** Handlers of the read endpoints. */
-import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Clock, Effect, Option } from "effect"
 import { OrderSummaries, type CustomerCursor } from "../../projections/OrderSummaries.js"
 import type { OrderSummary } from "../../projections/orderSummary.js"

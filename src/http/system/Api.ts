@@ -1,5 +1,8 @@
 /** Liveness and readiness, for orchestrators and load balancers; metrics, for Prometheus. */
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { contentType } from "../../observability/prometheus.js"
 import { Unavailable } from "../errors.js"

@@ -1,5 +1,5 @@
 /** Handlers of /health, /ready and /metrics. */
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { migrationsApplied } from "../../database/migrations.js"
