@@ -6,7 +6,8 @@
  *   full      every event read, decoded (upcast) and folded — snapshots off;
  *   snapshot  the latest snapshot (one every `--snapshot-every` events) and the events after it,
  *             in one round trip, decoded and folded;
- *   floor     a bare SELECT of the same rows through a plain pg client: no decoding, no folding.
+ *   floor     a bare SELECT of what folding needs (version, type, schema version, payload) through a plain
+ *             pg client: no decoding, no folding.
  * After `--warmup` loads, `--loads` loads of each are timed; p50/p95/p99 and the ratios.
  *
  *   node --import tsx bench/replay.ts [--sizes 100,1000,10000,100000] [--loads 30] [--warmup 5] [--snapshot-every 50]
@@ -131,8 +132,7 @@ export const runReplayBench = (options: ReplayBenchSettings) =>
           )),
           floor: timed(Effect.promise(() =>
             floorClient.query(
-              `SELECT global_position, event_id, stream_id, stream_type, version, event_type, schema_version, payload, metadata, recorded_at
-               FROM events WHERE stream_id = $1 ORDER BY version`,
+              `SELECT version, event_type, schema_version, payload FROM events WHERE stream_id = $1 ORDER BY version`,
               [streamId]
             )
           ))
