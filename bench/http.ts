@@ -9,7 +9,7 @@
 import { Effect } from "effect"
 import { parseArgs } from "node:util"
 import { createServer } from "node:net"
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import path from "node:path"
 import { freshDatabase } from "./lib/database.js"
@@ -138,9 +138,8 @@ export const runHttpBench = (options: HttpBenchSettings) =>
     yield* waitReady(`${serviceUrl}/ready`, 60_000, service)
     yield* floor.waitForLine(/^listening/, 30_000)
 
-    const orders = yield* withProgress("placing the orders", options.orders + 1, options.quiet, () =>
-      placeOrders(serviceUrl, options.orders + 1))
-    const targets: Targets = { orders: orders.slice(1), hot: orders[0]! }
+    const orders = yield* withProgress("placing the orders", options.orders, options.quiet, () => placeOrders(serviceUrl, options.orders))
+    const targets: Omit<Targets, "hot"> = { orders }
 
     const runs = options.workloads.flatMap((workload) => {
       const floorRun = floorOf(workload)
@@ -161,10 +160,14 @@ export const runHttpBench = (options: HttpBenchSettings) =>
       Effect.forEach(runs, (run, i) =>
         Effect.gen(function*() {
           progress.update(i, { unit: "runs", detail: `${run.workload} → ${run.target}` })
-          const spec = { url: run.url, workload: run.as, targets, connections: options.connections }
+          // Each run has a hot order of its own: a run that stops mid-cycle leaves its connections'
+          // items on it, and an order takes only so many lines.
+          const spec = (hot: string) => ({ url: run.url, workload: run.as, targets: { ...targets, hot }, connections: options.connections })
           yield* settle(service.pid)
-          if (options.warmupSeconds > 0) yield* load({ ...spec, seconds: options.warmupSeconds }, run.pid)
-          const measured = yield* load({ ...spec, seconds: options.seconds }, run.pid)
+          if (options.warmupSeconds > 0) {
+            yield* load({ ...spec((yield* placeOrders(serviceUrl, 1))[0]!), seconds: options.warmupSeconds }, run.pid)
+          }
+          const measured = yield* load({ ...spec((yield* placeOrders(serviceUrl, 1))[0]!), seconds: options.seconds }, run.pid)
           rows.push({
             workload: run.workload,
             target: run.target,
@@ -250,7 +253,8 @@ const main = Effect.gen(function*() {
   const file = path.join(directory, readdirSync(directory).find((name) => name.endsWith(".cpuprofile"))!)
   const title = `CPU profile of serve under ${options.workloads.join(", ")}`
   const markdown = [httpMarkdown(options, rows), "", profileMarkdown(title, summarize(file))].join("\n")
-  const written = path.join(resultsDirectory, `profile-${options.workloads.join("-")}.md`)
+  const written = path.join(resultsDirectory, "profiles", `${options.workloads.join("-")}.md`)
+  mkdirSync(path.dirname(written), { recursive: true })
   writeFileSync(written, markdown + "\n")
   console.log(`\n${markdown}\n\nwritten: ${written}; the profile itself (open it in Chrome's DevTools): ${file}`)
 })

@@ -50,7 +50,9 @@ const run = async (spec: LoadRun): Promise<LoadOutcome> => {
         if (index === 0) {
           const n = cycles++
           context.order = pick(n)
-          context.sku = `sku-${n}`
+          // With the process's id: an item that an earlier run added and never removed (it stopped
+          // mid-cycle) must not meet an add of the same SKU.
+          context.sku = `sku-${process.pid}-${n}`
           context.starting = starting
         }
         const next: Request = context.starting ? { method: "GET", path: `/orders/${context.order}` } : step(context as Cycle)

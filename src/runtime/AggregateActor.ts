@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto"
 import { type AggregateDefinition, type DomainError } from "../domain/aggregate.js"
 import type { AppendOutcome, EventMetadata, EventStoreShape, HistoryEvent, IdempotencyClaim } from "../eventstore/EventStore.js"
 import { type Decided, decideInTurn } from "./decide.js"
-import { foldHistory, type Versioned } from "./history.js"
+import { foldHistory, type Versioned } from "./replay.js"
 import {
   AggregateNotFound,
   type AppendOutcomeUnknown,

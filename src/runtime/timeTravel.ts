@@ -7,7 +7,7 @@ import type { AggregateDefinition } from "../domain/aggregate.js"
 import type { EventStoreShape } from "../eventstore/EventStore.js"
 import type { AggregateSnapshot } from "./AggregateActor.js"
 import { StoreUnavailable } from "./errors.js"
-import { foldHistory } from "./history.js"
+import { foldHistory } from "./replay.js"
 
 export type PointInTime =
   | { readonly _tag: "AtVersion"; readonly version: number }

@@ -1,5 +1,6 @@
 /**
- * Folding a stream's history onto a state: the one loop behind loading an actor and time travel.
+ * Replay: folding a stream's history onto a state, the one loop behind loading an actor, catching up
+ * and time travel.
  * Pure: the events in, the state and version out, or which event could not be read.
  */
 import { Either } from "effect"
