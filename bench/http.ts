@@ -43,6 +43,9 @@ export interface HttpRow extends LoadOutcome {
   /** CPU the server process used during the run, as a share of one core. */
   readonly serverCpuShare: number
   readonly serverRssMiB: number
+  /** Of the service's group commits during the run: appends each, and time each (mean); null when none. */
+  readonly appendsPerGroup: number | null
+  readonly groupCommitMs: number | null
 }
 
 /** Which floor each workload is measured against, and how it is named in the table. */
@@ -103,9 +106,25 @@ const settle = (pid: number) =>
     }
   })
 
-/** One autocannon run in its own process; the server's CPU and memory are sampled around it. */
-const load = (run: LoadRun, serverPid: number) =>
+/** The service's group-commit histograms (sum and count of each), as its /metrics has them. */
+const groupCommits = (serviceUrl: string) =>
+  Effect.promise(async () => {
+    const text = await (await fetch(`${serviceUrl}/metrics`)).text()
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0)
+    return {
+      groups: value("eventstore_group_commit_appends_count"),
+      appends: value("eventstore_group_commit_appends_sum"),
+      millis: value("eventstore_group_commit_ms_sum")
+    }
+  })
+
+/**
+ * One autocannon run in its own process; the server's CPU and memory, and the service's group
+ * commits, are read around it.
+ */
+const load = (run: LoadRun, serverPid: number, serviceUrl: string) =>
   Effect.scoped(Effect.gen(function*() {
+    const commitsBefore = yield* groupCommits(serviceUrl)
     const cpuBefore = cpuSeconds(serverPid)
     const generator = yield* startScript("bench/http/loadGenerator.ts", [JSON.stringify(run)])
     const exit = yield* generator.exited
@@ -115,7 +134,15 @@ const load = (run: LoadRun, serverPid: number) =>
       return yield* Effect.dieMessage(`the load generator failed:\n${generator.lines.join("\n")}`)
     }
     const outcome = JSON.parse(line) as LoadOutcome
-    return { outcome, serverCpuShare: Number((cpu / outcome.seconds).toFixed(2)), serverRssMiB: residentMiB(serverPid) }
+    const commitsAfter = yield* groupCommits(serviceUrl)
+    const groups = commitsAfter.groups - commitsBefore.groups
+    return {
+      outcome,
+      serverCpuShare: Number((cpu / outcome.seconds).toFixed(2)),
+      serverRssMiB: residentMiB(serverPid),
+      appendsPerGroup: groups > 0 ? Number(((commitsAfter.appends - commitsBefore.appends) / groups).toFixed(1)) : null,
+      groupCommitMs: groups > 0 ? Number(((commitsAfter.millis - commitsBefore.millis) / groups).toFixed(1)) : null
+    }
   }))
 
 export const runHttpBench = (options: HttpBenchSettings) =>
@@ -165,16 +192,18 @@ export const runHttpBench = (options: HttpBenchSettings) =>
           const spec = (hot: string) => ({ url: run.url, workload: run.as, targets: { ...targets, hot }, connections: options.connections })
           yield* settle(service.pid)
           if (options.warmupSeconds > 0) {
-            yield* load({ ...spec((yield* placeOrders(serviceUrl, 1))[0]!), seconds: options.warmupSeconds }, run.pid)
+            yield* load({ ...spec((yield* placeOrders(serviceUrl, 1))[0]!), seconds: options.warmupSeconds }, run.pid, serviceUrl)
           }
-          const measured = yield* load({ ...spec((yield* placeOrders(serviceUrl, 1))[0]!), seconds: options.seconds }, run.pid)
+          const measured = yield* load({ ...spec((yield* placeOrders(serviceUrl, 1))[0]!), seconds: options.seconds }, run.pid, serviceUrl)
           rows.push({
             workload: run.workload,
             target: run.target,
             floor: run.floor,
             ...measured.outcome,
             serverCpuShare: measured.serverCpuShare,
-            serverRssMiB: measured.serverRssMiB
+            serverRssMiB: measured.serverRssMiB,
+            appendsPerGroup: run.target === "service" ? measured.appendsPerGroup : null,
+            groupCommitMs: run.target === "service" ? measured.groupCommitMs : null
           })
           progress.update(i + 1, { unit: "runs", detail: `${run.workload} → ${run.target}: ${measured.outcome.perSecond}/s` })
         }), { discard: true }))
@@ -201,7 +230,7 @@ export const httpMarkdown = (options: HttpBenchSettings, rows: ReadonlyArray<Htt
     `### HTTP: ${options.connections} connections, ${options.seconds} s per run (after ${options.warmupSeconds} s warm-up), ${options.orders} orders`,
     "",
     markdownTable(
-      ["workload", "req/s", "p50 / p99 / p99.9 ms", "failed", "server CPU", "floor", "floor req/s", "floor p50 / p99 / p99.9 ms", "÷ floor"],
+      ["workload", "req/s", "p50 / p99 / p99.9 ms", "failed", "server CPU", "appends per group commit", "group commit ms", "floor", "floor req/s", "floor p50 / p99 / p99.9 ms", "÷ floor"],
       service.map((row) => {
         const floorRow = floorFor(row)
         return [
@@ -210,6 +239,8 @@ export const httpMarkdown = (options: HttpBenchSettings, rows: ReadonlyArray<Htt
           `${row.p50Ms} / ${row.p99Ms} / ${row.p999Ms}`,
           failures(row),
           `${Math.round(row.serverCpuShare * 100)}%`,
+          row.appendsPerGroup ?? "—",
+          row.groupCommitMs ?? "—",
           row.floor || "—",
           floorRow?.perSecond ?? "—",
           floorRow === undefined ? "—" : `${floorRow.p50Ms} / ${floorRow.p99Ms} / ${floorRow.p999Ms}`,
@@ -220,7 +251,7 @@ export const httpMarkdown = (options: HttpBenchSettings, rows: ReadonlyArray<Htt
     "",
     `Latencies are HdrHistogram percentiles of answered 2xx requests at whole-millisecond resolution; "failed" counts errors, ` +
     `timeouts and non-2xx answers; "server CPU" is the serving process's CPU time over the run (100% = one core of ` +
-    `${cpus().length}). The service's memory after the runs: ${Math.max(...rows.map((r) => r.serverRssMiB))} MiB RSS.`
+    `${cpus().length}); the group commits are the service's, means over the run (from its /metrics). The service's memory after the runs: ${Math.max(...rows.map((r) => r.serverRssMiB))} MiB RSS.`
   ].join("\n")
 }
 

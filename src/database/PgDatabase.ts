@@ -10,7 +10,7 @@
  */
 import { SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Context, Duration, Effect, Layer, Redacted, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Metric, Redacted, Schedule, type Scope } from "effect"
 import type net from "node:net"
 import pg from "pg"
 
@@ -82,6 +82,19 @@ export class Sessions extends Context.Tag("app/PgSessions")<Sessions, {
 export const layer = (options: PgDatabaseOptions) =>
   Layer.merge(pool(options), Layer.succeed(Sessions, { open: dedicatedSession(options) }))
 
+const poolConnections = Metric.gauge("pg_pool_connections", { description: "Connections of the pool, by state (busy, idle)" })
+const poolWaiting = Metric.gauge("pg_pool_waiting", { description: "Queries waiting for a connection of the pool" })
+
+/** The pool's connections and waiters, every second: a pool too small for the load shows here first. */
+const reportPool = (pool: pg.Pool) =>
+  Effect.suspend(() =>
+    Effect.all([
+      Metric.set(Metric.tagged(poolConnections, "state", "busy"), pool.totalCount - pool.idleCount),
+      Metric.set(Metric.tagged(poolConnections, "state", "idle"), pool.idleCount),
+      Metric.set(poolWaiting, pool.waitingCount)
+    ], { discard: true })
+  ).pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.asVoid)
+
 const pool = (options: PgDatabaseOptions) =>
   PgClient.layerFromPool({
     acquire: Effect.acquireRelease(
@@ -97,7 +110,7 @@ const pool = (options: PgDatabaseOptions) =>
         return pool
       }),
       (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("1 second"))
-    ),
+    ).pipe(Effect.tap((pool) => Effect.forkScoped(reportPool(pool)))),
     types
   }).pipe(Layer.orDie)
 

@@ -1,6 +1,6 @@
 /** EventStore on PostgreSQL (tables in migrations/0001_events.sql). */
 import { SqlClient, type SqlError, type Statement } from "@effect/sql"
-import { Chunk, Data, Duration, Effect, Exit, Layer, Option, Queue, Schedule } from "effect"
+import { Chunk, Data, Duration, Effect, Exit, Layer, Metric, MetricBoundaries, Option, Queue, Schedule } from "effect"
 import { purgeForever } from "../database/retention.js"
 import {
   APPENDED_CHANNEL,
@@ -61,6 +61,17 @@ const RESOLVE_CONCURRENCY = 16
 /** Appends written together at most, and groups written at the same time. */
 const MAX_GROUP = 256
 const GROUP_WRITERS = 4
+
+const groupAppends = Metric.histogram(
+  "eventstore_group_commit_appends",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 9 }),
+  "Appends written together by one group commit (one statement, one transaction)"
+)
+const groupMillis = Metric.histogram(
+  "eventstore_group_commit_ms",
+  MetricBoundaries.exponential({ start: 0.5, factor: 2, count: 14 }),
+  "Time to write one group commit, from taking the group to answering it"
+)
 
 /** Snapshots kept per stream: the newest and a few before it. */
 const KEPT_SNAPSHOTS = 3
@@ -372,6 +383,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
 
   const flushGroup = (group: ReadonlyArray<Waiting>): Effect.Effect<void> =>
     Effect.gen(function*() {
+      yield* Metric.update(groupAppends, group.length)
       if (group.length === 1) return yield* answer(group[0]!, appendAlone(group[0]!.request))
       const rows = yield* Effect.either(
         insertGroup(group.map((item) => item.request)).pipe(
@@ -411,7 +423,10 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
         }
       }
       if (appendedAny) yield* announce
-    }).pipe(Effect.withSpan("EventStore.groupCommit", { attributes: { appends: group.length }, captureStackTrace: false }))
+    }).pipe(
+      Metric.trackDurationWith(groupMillis, Duration.toMillis),
+      Effect.withSpan("EventStore.groupCommit", { attributes: { appends: group.length }, captureStackTrace: false })
+    )
 
   // A few groups may be written at once; while they are, the next ones gather.
   for (let i = 0; i < GROUP_WRITERS; i++) {
