@@ -10,9 +10,10 @@
  */
 import { SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Context, Duration, Effect, Layer, Metric, Redacted, Schedule, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Metric, Redacted, type Scope } from "effect"
 import type net from "node:net"
 import pg from "pg"
+import { sampleOnScrape } from "../observability/prometheus.js"
 
 export interface PgDatabaseOptions {
   readonly url: Redacted.Redacted
@@ -85,15 +86,15 @@ export const layer = (options: PgDatabaseOptions) =>
 const poolConnections = Metric.gauge("pg_pool_connections", { description: "Connections of the pool, by state (busy, idle)" })
 const poolWaiting = Metric.gauge("pg_pool_waiting", { description: "Queries waiting for a connection of the pool" })
 
-/** The pool's connections and waiters, every second: a pool too small for the load shows here first. */
-const reportPool = (pool: pg.Pool) =>
+/** The pool's connections and waiters, read at each scrape: a pool too small for the load shows here first. */
+const samplePool = (pool: pg.Pool) =>
   Effect.suspend(() =>
     Effect.all([
       Metric.set(Metric.tagged(poolConnections, "state", "busy"), pool.totalCount - pool.idleCount),
       Metric.set(Metric.tagged(poolConnections, "state", "idle"), pool.idleCount),
       Metric.set(poolWaiting, pool.waitingCount)
     ], { discard: true })
-  ).pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.asVoid)
+  )
 
 const pool = (options: PgDatabaseOptions) =>
   PgClient.layerFromPool({
@@ -107,10 +108,10 @@ const pool = (options: PgDatabaseOptions) =>
         })
         // An idle connection that fails is dropped by the pool; the error itself needs no handler.
         pool.on("error", () => undefined)
-        return pool
+        return { pool, unregister: sampleOnScrape(samplePool(pool)) }
       }),
-      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("1 second"))
-    ).pipe(Effect.tap((pool) => Effect.forkScoped(reportPool(pool)))),
+      ({ pool, unregister }) => Effect.sync(unregister).pipe(Effect.zipRight(Effect.promise(() => pool.end())), Effect.timeoutOption("1 second"))
+    ).pipe(Effect.map(({ pool }) => pool)),
     types
   }).pipe(Layer.orDie)
 

@@ -150,4 +150,15 @@ const sampleProcess = Effect.suspend(() => {
   ], { discard: true })
 })
 
-export const metricsText: Effect.Effect<string> = Effect.zipRight(sampleProcess, Effect.map(Metric.snapshot, renderPrometheus))
+/** Figures read only when scraped (a pool's connections, say), registered by what owns them. */
+const onScrape = new Set<Effect.Effect<void>>()
+
+/** Reads `sample` at every scrape until the returned function is called. */
+export const sampleOnScrape = (sample: Effect.Effect<void>): () => void => {
+  onScrape.add(sample)
+  return () => void onScrape.delete(sample)
+}
+
+export const metricsText: Effect.Effect<string> = Effect.suspend(() =>
+  Effect.all([sampleProcess, ...onScrape], { discard: true })
+).pipe(Effect.zipRight(Effect.map(Metric.snapshot, renderPrometheus)))
