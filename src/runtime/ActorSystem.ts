@@ -107,6 +107,9 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
 ): Effect.Effect<ActorSystem<State, Command, Event>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { streamType } = definition
+    // Read in synchronous sections (the registry is changed only there), from Effect's clock so that
+    // a test clock drives passivation too.
+    const clock = yield* Effect.clock
     /** Insertion order is recency order: a touched actor is moved to the end. */
     const cells = new Map<string, ActorCell>()
     const fibers = yield* FiberSet.make<void, never>()
@@ -189,7 +192,7 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
         const taken = cell.mailbox
         if (taken.length === 0) {
           cell.running = false
-          cell.lastActive = Date.now()
+          cell.lastActive = clock.unsafeCurrentTimeMillis()
         } else {
           cell.mailbox = []
         }
@@ -273,7 +276,7 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
     // Passivate idle actors; the map is in recency order, so the scan stops at the first recent one.
     const idleMillis = Duration.toMillis(settings.idleTimeout)
     yield* Effect.sync(() => {
-      const now = Date.now()
+      const now = clock.unsafeCurrentTimeMillis()
       for (const cell of cells.values()) {
         if (now - cell.lastActive < idleMillis) break
         passivateIfIdle(cell)
