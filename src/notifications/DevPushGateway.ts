@@ -56,6 +56,7 @@ export const startDevPushGateway = (options: {
         return
       }
       const idempotencyKey = String(request.headers["idempotency-key"] ?? "")
+      // A plain node:http server outside any Effect: when a push arrived, by the wall clock.
       const push: ReceivedPush = { idempotencyKey, body, at: Date.now() }
       requests.push(push)
       const attempt = (attempts.get(idempotencyKey) ?? 0) + 1

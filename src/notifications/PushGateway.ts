@@ -65,6 +65,7 @@ export const makeHttp = (options: HttpPushGatewayOptions) =>
           return yield* new PushFailed({
             retryable: true,
             reason,
+            // The wall clock, not Effect's: a Retry-After may be an HTTP date, read against real time.
             retryAfter: Option.getOrUndefined(parseRetryAfter(response.headers["retry-after"], Date.now()))
           })
         }

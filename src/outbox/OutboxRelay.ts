@@ -115,8 +115,8 @@ export const run = (options: OutboxRelayOptions) =>
         Effect.tapError((error) =>
           !unavailable(error) ? Effect.void : Effect.zipRight(
             Metric.increment(byDestination(publishFailures, destination)),
-            downSince !== undefined ? Effect.void : Effect.suspend(() => {
-              downSince = Date.now()
+            downSince !== undefined ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              downSince = now
               return Effect.logWarning(`${broker} is unavailable; its messages wait in the outbox and are retried until it is back`)
                 .pipe(Effect.annotateLogs({ destination, broker, error: error.message }))
             })
@@ -126,11 +126,13 @@ export const run = (options: OutboxRelayOptions) =>
           while: unavailable,
           schedule: Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")), Schedule.jittered)
         }),
-        Effect.tap(() =>
-          downSince === undefined ? Effect.void : Effect.logInfo(`${broker} is back; publishing resumed`).pipe(
-            Effect.annotateLogs({ destination, broker, downForMs: Date.now() - downSince })
-          )
-        )
+        Effect.tap(() => {
+          const since = downSince
+          return since === undefined ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.logInfo(`${broker} is back; publishing resumed`).pipe(
+              Effect.annotateLogs({ destination, broker, downForMs: now - since })
+            ))
+        })
       )
     }
 

@@ -81,6 +81,7 @@ export const run = (options: ProjectorOptions, onLag?: LagListener) =>
         }),
         Effect.tap((projected) =>
           Effect.gen(function*() {
+            // The wall clock, not Effect's: the lag is measured against a timestamp the database wrote.
             const now = Date.now()
             let worst = 0
             for (const summary of projected.written) {
