@@ -7,7 +7,7 @@
 import type { SqlError } from "@effect/sql"
 import { Effect, Either, Exit, Metric, Option } from "effect"
 import { randomUUID } from "node:crypto"
-import { type AggregateDefinition, type DomainError } from "../domain/aggregate.js"
+import type { AggregateDefinition, DomainError } from "../domain/aggregate.js"
 import type { AppendOutcome, EventMetadata, EventStoreShape, HistoryEvent, IdempotencyClaim } from "../eventstore/EventStore.js"
 import { type Decided, decideInTurn } from "./decide.js"
 import { foldHistory, type Versioned } from "./replay.js"
