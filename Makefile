@@ -17,7 +17,7 @@ INSTALLED := node_modules/.installed
 TOXIPROXY := .data/bin/toxiproxy-server
 TOXIPROXY_VERSION := v2.12.0
 
-.PHONY: help install build services services-down services-status run relay worker push-sink test test-unit typecheck migrate \
+.PHONY: help install build services services-down services-status run relay worker push-sink token test test-unit typecheck migrate \
 	bench bench-readme bench-replay bench-commands bench-http profile-http bench-actors bench-outbox bench-worker bench-projection project toxiproxy soak
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
@@ -79,6 +79,11 @@ worker: services build ## a notification worker (PUSH_GATEWAY_URL, else the loca
 
 project: services build ## run the projector alone (order.events → order_summaries); run as many as you like
 	@$(CLI) project
+
+# Only the token goes to stdout (the build's output goes to stderr): TOKEN=$$(make token ROLE=admin) works.
+token: ## print a development token: make token ROLE=<customer|staff|admin|service> SUBJECT=<id> (for a customer, a UUID)
+	@$(MAKE) --no-print-directory build >&2
+	@$(CLI) token --role "$${ROLE:?set ROLE=customer, staff, admin or service}" $${SUBJECT:+--subject "$$SUBJECT"} $${TTL_SECONDS:+--ttl-seconds "$$TTL_SECONDS"}
 
 push-sink: build ## a local stand-in for a push provider that prints each push (port PUSH_SINK_PORT)
 	@$(CLI) push-sink --port $(PUSH_SINK_PORT)

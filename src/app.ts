@@ -4,11 +4,7 @@
  * layer constant is built once; the CLI picks the ones a command needs (`serve`: API, relay and
  * projector; `relay`, `project`, `worker`: one each).
  */
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
-import { createServer } from "node:http"
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { Duration, Effect, Layer, Option } from "effect"
 import { AggregatesLive, streamTypes } from "./aggregates.js"
 import { AppConfig, type AppConfigShape } from "./config.js"
@@ -22,7 +18,7 @@ import * as NotificationWorker from "./notifications/NotificationWorker.js"
 import * as PushGateway from "./notifications/PushGateway.js"
 import * as OrderSummaries from "./projections/OrderSummaries.js"
 import * as Projector from "./projections/Projector.js"
-import { contentType, metricsText } from "./observability/prometheus.js"
+import * as OpsServer from "./observability/opsServer.js"
 import * as KafkaPublisher from "./outbox/KafkaPublisher.js"
 import { topology } from "./outbox/messages.js"
 import * as OutboxRelay from "./outbox/OutboxRelay.js"
@@ -90,9 +86,17 @@ export const RelayLive = Layer.scopedDiscard(
   })
 ).pipe(Layer.provide([OutboxStore.layer, QuarantineStore.layer, PublishersLive]), Layer.provide(StoreLive))
 
+/** The ops server (/health, /ready, /metrics) of a process, on its port and OPS_HOST. */
+const opsServer = (name: string, port: (config: AppConfigShape) => number) =>
+  Layer.unwrapEffect(Effect.map(AppConfig, (config) => OpsServer.layer({ name, port: port(config), host: config.ops.host })))
+
 export const HttpLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) => ApiServer.layer({ port: config.http.port, maxBodyBytes: config.http.maxBodyBytes }))
+  Effect.map(AppConfig, (config) =>
+    ApiServer.layer({ port: config.http.port, maxBodyBytes: config.http.maxBodyBytes, corsOrigins: config.http.corsOrigins }))
 ).pipe(Layer.provide(OrderSummaries.layer), Layer.provide(RuntimeLive), Layer.provide(NodeContext.layer))
+
+/** `serve`'s ops server, on OPS_PORT. */
+export const ServeOpsLive = opsServer("serve", (config) => config.ops.port).pipe(Layer.provide(DatabaseLive))
 
 /** The push gateway named by PUSH_GATEWAY_URL; without it the worker does not start, and says why. */
 const PushGatewayLive = Layer.unwrapEffect(
@@ -105,7 +109,11 @@ const PushGatewayLive = Layer.unwrapEffect(
           "PUSH_GATEWAY_URL=http://127.0.0.1:4000/push"
       )
     }
-    return PushGateway.layerHttp({ url: config.pushGatewayUrl.value, timeout: config.worker.pushTimeout })
+    return PushGateway.layerHttp({
+      url: config.pushGatewayUrl.value,
+      timeout: config.worker.pushTimeout,
+      token: Option.getOrUndefined(config.pushGatewayToken)
+    })
   })
 ).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
@@ -137,17 +145,8 @@ export const WorkerLive = Layer.scopedDiscard(
   Layer.provideMerge(DatabaseLive)
 )
 
-/** `/health` and `/metrics` of a worker process, on WORKER_PORT. */
-export const WorkerHttpLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) =>
-    HttpRouter.empty.pipe(
-      HttpRouter.get("/health", HttpServerResponse.json({ status: "ok" })),
-      HttpRouter.get("/metrics", Effect.map(metricsText, (text) => HttpServerResponse.text(text, { contentType }))),
-      HttpServer.serve(),
-      HttpServer.withLogAddress,
-      Layer.provide(NodeHttpServer.layer(createServer, { port: config.worker.port, host: "0.0.0.0" }))
-    ))
-)
+/** A worker process's ops server, on WORKER_PORT. */
+export const WorkerOpsLive = opsServer("worker", (config) => config.worker.port).pipe(Layer.provide(DatabaseLive))
 
 /**
  * The projector as a background fiber: order.events → order_summaries, after making sure the topics
@@ -176,6 +175,7 @@ export const ServeLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     Layer.mergeAll(
       HttpLive,
+      ServeOpsLive,
       config.outbox.relayEnabled ? RelayLive : Layer.empty,
       config.projections.projectorEnabled ? ProjectorLive : Layer.empty
     ))

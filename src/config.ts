@@ -2,7 +2,7 @@
  * Every setting of the project, read once from the environment and validated, with the defaults of
  * the design. A bad value stops start-up with a message naming the variable.
  */
-import { Config, Context, Duration, Effect, Layer, LogLevel, Redacted } from "effect"
+import { Config, Context, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
 
 const withDefault = <A>(config: Config.Config<A>, fallback: A) => Config.withDefault(config, fallback)
 
@@ -26,11 +26,157 @@ const url = (name: string, fallback: string) =>
     })
   )
 
+const positiveNumber = (name: string, fallback: number) =>
+  withDefault(
+    Config.number(name).pipe(Config.validate({ message: "must be a number above 0", validation: (n) => n > 0 })),
+    fallback
+  )
+
+/** Verifies the tokens of an OpenID Connect provider: its keys from its JWKS URL, refreshed when a new key id appears. */
+export interface JwksAuth {
+  readonly _tag: "Jwks"
+  readonly url: URL
+  /** An unknown key id fetches the JWKS again, at most once per this. */
+  readonly cooldown: Duration.Duration
+  /** The keys are fetched again after this, even when no unknown key id came. */
+  readonly cacheMaxAge: Duration.Duration
+}
+
+/** Verifies against public keys in a local JWKS file, read at start-up. */
+export interface KeysFileAuth {
+  readonly _tag: "Keys"
+  readonly file: string
+}
+
+/** Local development: a key pair generated once into `keyFile`; `token` signs with it. */
+export interface DevAuth {
+  readonly _tag: "Dev"
+  readonly keyFile: string
+}
+
+export type AuthSettings = (JwksAuth | KeysFileAuth | DevAuth) & {
+  readonly issuer: string
+  readonly audience: string
+  /** The claim holding the roles, an array of strings. */
+  readonly rolesClaim: string
+  /** Leeway for exp and nbf, for clocks that disagree a little. */
+  readonly clockSkew: Duration.Duration
+}
+
+/** The issuer and audience of development tokens, unless AUTH_ISSUER and AUTH_AUDIENCE say otherwise. */
+export const devIssuer = "urn:event-sourced-actors:dev"
+export const devAudience = "event-sourced-actors"
+
+/** The AUTH_* settings as given; `resolveAuth` makes them one consistent choice, where tokens are verified or signed. */
+const rawAuth = Config.all({
+  mode: Config.option(Config.literal("jwks", "keys", "dev")("AUTH_MODE")),
+  jwksUrl: Config.option(Config.url("AUTH_JWKS_URL")),
+  publicKeysFile: Config.option(Config.nonEmptyString("AUTH_PUBLIC_KEYS_FILE")),
+  issuer: Config.option(Config.nonEmptyString("AUTH_ISSUER")),
+  audience: Config.option(Config.nonEmptyString("AUTH_AUDIENCE")),
+  rolesClaim: withDefault(Config.nonEmptyString("AUTH_ROLES_CLAIM"), "roles"),
+  clockSkew: withDefault(Config.duration("AUTH_CLOCK_SKEW"), Duration.seconds(30)),
+  jwksCooldown: withDefault(Config.duration("AUTH_JWKS_COOLDOWN"), Duration.seconds(30)),
+  jwksCacheMaxAge: withDefault(Config.duration("AUTH_JWKS_CACHE_MAX_AGE"), Duration.minutes(10)),
+  devKeyFile: withDefault(Config.nonEmptyString("AUTH_DEV_KEY_FILE"), ".data/auth/dev-signing-key.json"),
+  production: withDefault(Config.string("NODE_ENV"), "").pipe(Config.map((env) => env === "production"))
+})
+
+/**
+ * Which keys verify tokens: AUTH_MODE when given, else the JWKS URL or the keys file that is set,
+ * else development keys. A provider's tokens are checked against its issuer and audience, so both
+ * must be named; development keys are refused in production.
+ */
+export type RawAuthSettings = Config.Config.Success<typeof rawAuth>
+
+export const resolveAuth = (raw: RawAuthSettings): Either.Either<AuthSettings, string> => {
+  const given = [Option.isSome(raw.jwksUrl) && "AUTH_JWKS_URL", Option.isSome(raw.publicKeysFile) && "AUTH_PUBLIC_KEYS_FILE"]
+    .filter((name) => name !== false)
+  if (Option.isNone(raw.mode) && given.length > 1) {
+    return Either.left(`${given.join(" and ")} are both set: set AUTH_MODE=jwks or AUTH_MODE=keys to say which to use`)
+  }
+  const mode = Option.getOrElse(raw.mode, () =>
+    Option.isSome(raw.jwksUrl) ? "jwks" as const : Option.isSome(raw.publicKeysFile) ? "keys" as const : "dev" as const)
+  const common = { rolesClaim: raw.rolesClaim, clockSkew: raw.clockSkew }
+  if (mode === "dev") {
+    if (raw.production) {
+      return Either.left("AUTH_MODE=dev (the default when no AUTH_JWKS_URL or AUTH_PUBLIC_KEYS_FILE is set) is refused with " +
+        "NODE_ENV=production: set AUTH_JWKS_URL (or AUTH_PUBLIC_KEYS_FILE), AUTH_ISSUER and AUTH_AUDIENCE")
+    }
+    return Either.right({
+      _tag: "Dev",
+      keyFile: raw.devKeyFile,
+      issuer: Option.getOrElse(raw.issuer, () => devIssuer),
+      audience: Option.getOrElse(raw.audience, () => devAudience),
+      ...common
+    })
+  }
+  const missing = [
+    mode === "jwks" && Option.isNone(raw.jwksUrl) && "AUTH_JWKS_URL",
+    mode === "keys" && Option.isNone(raw.publicKeysFile) && "AUTH_PUBLIC_KEYS_FILE",
+    Option.isNone(raw.issuer) && "AUTH_ISSUER",
+    Option.isNone(raw.audience) && "AUTH_AUDIENCE"
+  ].filter((name) => name !== false)
+  if (missing.length > 0 || Option.isNone(raw.issuer) || Option.isNone(raw.audience)) {
+    return Either.left(`AUTH_MODE=${mode} needs ${missing.join(", ")}: tokens are checked against the provider's keys, issuer and audience`)
+  }
+  const checks = { issuer: raw.issuer.value, audience: raw.audience.value, ...common }
+  if (mode === "jwks") {
+    return Either.right({
+      _tag: "Jwks",
+      url: Option.getOrThrow(raw.jwksUrl),
+      cooldown: raw.jwksCooldown,
+      cacheMaxAge: raw.jwksCacheMaxAge,
+      ...checks
+    })
+  }
+  return Either.right({ _tag: "Keys", file: Option.getOrThrow(raw.publicKeysFile), ...checks })
+}
+
+const opsPort = (name: string, fallback: number) =>
+  withDefault(
+    Config.integer(name).pipe(
+      Config.validate({ message: "must be a port number, or 0 for any free port", validation: (n) => n >= 0 && n <= 65_535 })
+    ),
+    fallback
+  )
+
+const rateLimit = (prefix: string, perSecond: number, burst: number) =>
+  Config.all({
+    perSecond: positiveNumber(`${prefix}_PER_SECOND`, perSecond),
+    burst: positiveInt(`${prefix}_BURST`, burst)
+  })
+
 export const appConfig = Config.all({
   http: Config.all({
     port: withDefault(Config.port("PORT"), 3000),
     /** Request bodies above this many bytes get 413. */
-    maxBodyBytes: positiveInt("HTTP_MAX_BODY_BYTES", 64 * 1024)
+    maxBodyBytes: positiveInt("HTTP_MAX_BODY_BYTES", 64 * 1024),
+    /** Browser origins allowed to call the API (CORS); none by default, and then no CORS headers at all. */
+    corsOrigins: withDefault(Config.string("CORS_ORIGINS"), "").pipe(
+      Config.map((raw) => raw.split(",").map((part) => part.trim()).filter((part) => part.length > 0)),
+      Config.validate({
+        message: "must list origins such as https://shop.example.com, separated by commas",
+        validation: (origins) => origins.every((origin) => URL.canParse(origin) && new URL(origin).origin === origin)
+      })
+    ),
+    /**
+     * Behind a proxy, a caller's address is the last one the proxy adds to X-Forwarded-For; only
+     * set this when a proxy you run sets that header, or callers can pick their own address.
+     */
+    trustProxy: withDefault(Config.boolean("HTTP_TRUST_PROXY"), false)
+  }),
+  auth: rawAuth,
+  /** Requests per principal, and per address for requests without a valid token. */
+  rateLimits: Config.all({
+    principal: rateLimit("RATE_LIMIT", 100, 200),
+    anonymous: rateLimit("RATE_LIMIT_ANONYMOUS", 20, 40)
+  }),
+  /** The ops server (/metrics, /health, /ready) of `serve`; 0: any free port, logged at start. */
+  ops: Config.all({
+    port: opsPort("OPS_PORT", 9400),
+    /** The address the ops servers of every process bind to: loopback unless told otherwise. */
+    host: withDefault(Config.nonEmptyString("OPS_HOST"), "127.0.0.1")
   }),
   database: Config.all({
     url: url("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/actors"),
@@ -91,6 +237,8 @@ export const appConfig = Config.all({
   pushGatewayUrl: Config.option(
     Config.string("PUSH_GATEWAY_URL").pipe(Config.validate({ message: "must be a URL", validation: (value) => URL.canParse(value) }))
   ),
+  /** Sent to the push gateway as `Authorization: Bearer <token>` when set. */
+  pushGatewayToken: Config.option(Config.redacted("PUSH_GATEWAY_TOKEN")),
   worker: Config.all({
     /** Tasks RabbitMQ hands one worker process before it has acked them. */
     prefetch: positiveInt("WORKER_PREFETCH", 256),
@@ -103,12 +251,7 @@ export const appConfig = Config.all({
     /** The wait before the first retry; each next one waits twice as long. */
     retryBaseDelay: withDefault(Config.duration("WORKER_RETRY_BASE_DELAY"), Duration.seconds(1)),
     /** Port of the worker's /health and /metrics (0: any free port, logged at start). */
-    port: withDefault(
-      Config.integer("WORKER_PORT").pipe(
-        Config.validate({ message: "must be a port number, or 0 for any free port", validation: (n) => n >= 0 && n <= 65_535 })
-      ),
-      3001
-    ),
+    port: opsPort("WORKER_PORT", 3001),
     /** How often each worker's sweeper looks for deliveries stuck past their due time. */
     sweepInterval: withDefault(Config.duration("WORKER_SWEEP_INTERVAL"), Duration.seconds(10)),
     /**

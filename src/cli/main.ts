@@ -6,7 +6,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Option } from "effect"
 import cliProgress from "cli-progress"
-import { DatabaseLive, ProjectorLive, RelayLive, ServeLive, StoreLive, WorkerHttpLive, WorkerLive } from "../app.js"
+import { DatabaseLive, ProjectorLive, RelayLive, ServeLive, StoreLive, WorkerOpsLive, WorkerLive } from "../app.js"
 import * as OrderSummaries from "../projections/OrderSummaries.js"
 import { rebuildable, rebuildOrderSummaries } from "../projections/rebuild.js"
 import * as DeliveryStore from "../notifications/DeliveryStore.js"
@@ -20,6 +20,10 @@ import { runMigrations } from "../database/migrations.js"
 import { EventStore } from "../eventstore/EventStore.js"
 import { LoggingLive } from "../logging.js"
 import { quarantine } from "./quarantine.js"
+import * as DevKeys from "../auth/devKeys.js"
+import { roles } from "../auth/policy.js"
+import { authSettings } from "../auth/TokenVerifier.js"
+import { randomUUID } from "node:crypto"
 
 const serve = Command.make("serve", {}, () =>
   Layer.launch(ServeLive).pipe(Effect.tapErrorCause((cause) => Effect.logError("the server stopped", cause)))
@@ -30,7 +34,7 @@ const relay = Command.make("relay", {}, () =>
 ).pipe(Command.withDescription("Run the outbox relay alone (one process at a time is active; others stand by)"))
 
 const worker = Command.make("worker", {}, () =>
-  Layer.launch(Layer.merge(WorkerLive, WorkerHttpLive)).pipe(
+  Layer.launch(Layer.merge(WorkerLive, WorkerOpsLive)).pipe(
     Effect.tapErrorCause((cause) => Effect.logError("the worker stopped", cause))
   )).pipe(Command.withDescription("Deliver push notifications from RabbitMQ (run as many as you like)"))
 
@@ -165,8 +169,37 @@ const events = Command.make("events").pipe(
   Command.withDescription("Read the event store")
 )
 
+const token = Command.make("token", {
+  role: Options.choice("role", roles).pipe(Options.withDescription("The role the token grants")),
+  subject: Options.text("subject").pipe(
+    Options.optional,
+    Options.withDescription("Who the token is for: for a customer, the customer id (a UUID); a new UUID when not given")
+  ),
+  ttl: Options.integer("ttl-seconds").pipe(Options.withDefault(3600), Options.withDescription("How long the token is valid"))
+}, ({ role, subject, ttl }) =>
+  Effect.gen(function*() {
+    const settings = yield* authSettings
+    if (settings._tag !== "Dev") {
+      return yield* Effect.fail(
+        new Error(`token signs with the development key, but AUTH_MODE is ${settings._tag.toLowerCase()}: get tokens from your identity provider`)
+      )
+    }
+    const { key } = yield* DevKeys.loadOrCreate(settings.keyFile)
+    const who = Option.getOrElse(subject, () => randomUUID())
+    if (Option.isNone(subject)) yield* Console.error(`subject: ${who}`)
+    // Only the token on stdout, so that TOKEN=$(make token ...) works.
+    yield* Console.log(yield* DevKeys.signToken(key, {
+      issuer: settings.issuer,
+      audience: settings.audience,
+      subject: who,
+      roles: [role],
+      rolesClaim: settings.rolesClaim,
+      ttlSeconds: ttl
+    }))
+  })).pipe(Command.withDescription("Print a bearer token signed with the development key (development only)"))
+
 const cli = Command.make("actors").pipe(
-  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, dlq, quarantine, migrate, events]),
+  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, dlq, quarantine, migrate, events, token]),
   Command.run({ name: "event-sourced-actors", version: "0.1.0" })
 )
 

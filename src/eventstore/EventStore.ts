@@ -10,7 +10,10 @@ import type { StoredEventData } from "../domain/events.js"
 export interface EventMetadata {
   readonly correlationId: string
   readonly causationId: string | null
+  /** Who asked for it: the subject of the caller's token; null when no one did (a process of its own). */
   readonly userId: string | null
+  /** The role that allowed it (customer, staff, admin, service), with userId. */
+  readonly role?: string | undefined
 }
 
 export interface NewEvent {

@@ -1,7 +1,7 @@
 /** The whole HTTP API, shared by the server, the OpenAPI document and typed clients. */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
-import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from "./errors.js"
+import { BadRequest, NotFound, PayloadTooLarge, TooManyRequests, UnsupportedMediaType } from "./errors.js"
 import { OrdersApi } from "./orders/Api.js"
 import { ReadModelsApi } from "./readModels/Api.js"
 import { SystemApi } from "./system/Api.js"
@@ -14,6 +14,7 @@ export class Api extends HttpApi.make("event-sourced-actors")
   .addError(NotFound)
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)
+  .addError(TooManyRequests)
   .annotate(OpenApi.Title, "Event-sourced actors")
   .annotate(OpenApi.Description, "Commands to per-order actors; every change is an event in PostgreSQL.")
 {}

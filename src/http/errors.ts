@@ -16,6 +16,28 @@ export class BadRequest extends Schema.Class<BadRequest>("BadRequest")({
   issues: Schema.optional(Schema.Array(FieldIssue))
 }, HttpApiSchema.annotations({ status: 400, description: "The request is malformed; `field` names the first offending field" })) {}
 
+export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")({
+  error: Schema.Literal("unauthorized"),
+  message: Schema.String
+}, HttpApiSchema.annotations({
+  status: 401,
+  description: "No valid bearer token: `message` (and the WWW-Authenticate header) says what is wrong with it"
+})) {}
+
+export class Forbidden extends Schema.Class<Forbidden>("Forbidden")({
+  error: Schema.Literal("forbidden"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 403, description: "The token's roles do not allow this; `message` says who may" })) {}
+
+export class TooManyRequests extends Schema.Class<TooManyRequests>("TooManyRequests")({
+  error: Schema.Literal("rate_limited"),
+  message: Schema.String,
+  retryAfterSeconds: Schema.Int
+}, HttpApiSchema.annotations({
+  status: 429,
+  description: "Too many requests from this caller (or, without a valid token, this address); retry after Retry-After seconds"
+})) {}
+
 export class NotFound extends Schema.Class<NotFound>("NotFound")({
   error: Schema.Literal("not_found"),
   message: Schema.String
@@ -46,7 +68,14 @@ export class Unprocessable extends Schema.Class<Unprocessable>("Unprocessable")(
 }, HttpApiSchema.annotations({ status: 422, description: "A business rule refused the command; `rule` names it" })) {}
 
 export class Unavailable extends Schema.Class<Unavailable>("Unavailable")({
-  error: Schema.Literal("overloaded", "shutting_down", "store_unavailable", "outcome_unknown", "not_ready"),
+  error: Schema.Literal(
+    "overloaded",
+    "shutting_down",
+    "store_unavailable",
+    "outcome_unknown",
+    "not_ready",
+    "identity_provider_unavailable"
+  ),
   message: Schema.String,
   retryAfterSeconds: Schema.optional(Schema.Int)
 }, HttpApiSchema.annotations({

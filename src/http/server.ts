@@ -1,11 +1,20 @@
-/** The HTTP server: the API, its request guard, OpenAPI at /openapi.json and Swagger UI at /docs. */
+/**
+ * The HTTP server: the API with its request guard, authentication and rate limits, OpenAPI at
+ * /openapi.json and Swagger UI at /docs, CORS when origins are configured, and the headers every
+ * response carries.
+ */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
+import * as RateLimits from "../auth/RateLimits.js"
+import * as TokenVerifier from "../auth/TokenVerifier.js"
 import { Api } from "./Api.js"
+import { anonymousRateLimit, AuthenticationLive } from "./authenticate.js"
 import { OrdersHttpLive } from "./orders/Http.js"
 import { ReadModelsHttpLive } from "./readModels/Http.js"
 import { requestGuard } from "./requestGuard.js"
@@ -15,9 +24,30 @@ export interface HttpServerOptions {
   readonly port: number
   readonly host?: string
   readonly maxBodyBytes: number
+  /** Browser origins allowed to call the API; none: no CORS headers at all. */
+  readonly corsOrigins: ReadonlyArray<string>
 }
 
-export const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([OrdersHttpLive, ReadModelsHttpLive, SystemHttpLive]))
+export const ApiLive = HttpApiBuilder.api(Api).pipe(
+  Layer.provide([OrdersHttpLive, ReadModelsHttpLive, SystemHttpLive]),
+  Layer.provide(AuthenticationLive)
+)
+
+/** Every response: its type is what it says (no sniffing), and nothing of it is cached on the way. */
+const responseHeaders = HttpApiBuilder.middleware(
+  HttpApp.appendPreResponseHandler((_request, response) =>
+    Effect.succeed(HttpServerResponse.setHeaders(response, { "x-content-type-options": "nosniff", "cache-control": "no-store" }))
+  ).pipe(Effect.as((app: HttpApp.Default) => app))
+)
+
+const cors = (origins: ReadonlyArray<string>) =>
+  origins.length === 0 ? Layer.empty : HttpApiBuilder.middlewareCors({
+    allowedOrigins: origins,
+    allowedMethods: ["GET", "POST", "DELETE"],
+    allowedHeaders: ["authorization", "content-type", "idempotency-key", "if-match", "x-correlation-id", "x-causation-id"],
+    exposedHeaders: ["etag", "location", "retry-after", "x-correlation-id", "x-read-model-stale", "www-authenticate"],
+    maxAge: 600
+  })
 
 /** Serves the API and exposes the bound server (its address); needs the actors, the store and SQL. */
 export const layer = (options: HttpServerOptions) =>
@@ -25,7 +55,9 @@ export const layer = (options: HttpServerOptions) =>
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi()),
     Layer.provide(requestGuard(options.maxBodyBytes)),
+    Layer.provide([anonymousRateLimit, responseHeaders, cors(options.corsOrigins)]),
     Layer.provide(ApiLive),
+    Layer.provide([TokenVerifier.layer, RateLimits.layer]),
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "0.0.0.0" }))
   )

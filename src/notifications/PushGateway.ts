@@ -8,7 +8,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Context, Data, Duration, Effect, Layer, Option } from "effect"
+import { Context, Data, Duration, Effect, identity, Layer, Option, type Redacted } from "effect"
 import type { PushNotification } from "./render.js"
 
 export class PushFailed extends Data.TaggedError("PushFailed")<{
@@ -27,6 +27,8 @@ export class PushGateway extends Context.Tag("app/PushGateway")<PushGateway, Pus
 export interface HttpPushGatewayOptions {
   readonly url: string
   readonly timeout: Duration.Duration
+  /** Sent as `Authorization: Bearer <token>` when the gateway wants one. */
+  readonly token?: Redacted.Redacted<string> | undefined
 }
 
 /** `Retry-After` as seconds or as an HTTP date. */
@@ -45,6 +47,7 @@ export const makeHttp = (options: HttpPushGatewayOptions) =>
       Effect.gen(function*() {
         const request = HttpClientRequest.post(options.url).pipe(
           HttpClientRequest.setHeaders({ "idempotency-key": idempotencyKey }),
+          options.token === undefined ? identity : HttpClientRequest.bearerToken(options.token),
           HttpClientRequest.bodyUnsafeJson(notification)
         )
         const response = yield* client.execute(request).pipe(

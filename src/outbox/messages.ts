@@ -40,7 +40,8 @@ export type Topology = ReturnType<typeof topology>
 const Metadata = Schema.Struct({
   correlationId: Schema.String,
   causationId: Schema.NullOr(Schema.String),
-  userId: Schema.NullOr(Schema.String)
+  userId: Schema.NullOr(Schema.String),
+  role: Schema.optional(Schema.String)
 })
 
 /** The value of every Kafka message: the event as stored, in a stable shape. */

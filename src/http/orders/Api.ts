@@ -3,8 +3,10 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
+import type { Action } from "../../auth/policy.js"
 import { OrderValues } from "../../domain/order/index.js"
 import { BadRequest, Conflict, NotFound, Unavailable, Unprocessable } from "../errors.js"
+import { Authentication, performs } from "../security.js"
 
 /** Request bodies refuse unknown fields and report every problem, not just the first. */
 const Body = <Fields extends Schema.Struct.Fields>(identifier: string, fields: Fields) =>
@@ -59,12 +61,14 @@ const Token = (name: string, maxLength: number) =>
     })
   )
 
-/** Headers every command accepts: tracing context for the events' metadata, and idempotency. */
+/**
+ * Headers every command accepts: tracing context for the events' metadata, and idempotency (who
+ * did it comes from the token).
+ */
 const CommandHeaders = {
   "idempotency-key": Schema.optional(Token("Idempotency-Key", 255)),
   "x-correlation-id": Schema.optional(Token("X-Correlation-Id", 128)),
-  "x-causation-id": Schema.optional(Token("X-Causation-Id", 128)),
-  "x-user-id": Schema.optional(Token("X-User-Id", 128))
+  "x-causation-id": Schema.optional(Token("X-Causation-Id", 128))
 }
 const CreateHeaders = Schema.Struct(CommandHeaders)
 const UpdateHeaders = Schema.Struct({ ...CommandHeaders, "if-match": Schema.optional(IfMatch) })
@@ -96,8 +100,9 @@ export const TimelineEntry = Schema.Struct({
   globalPosition: Schema.Int
 }).annotations({ identifier: "TimelineEntry" })
 
-const update = <Name extends string>(name: Name, path: `/${string}`) =>
+const update = <Name extends string>(name: Name, path: `/${string}`, action: Action, description: string) =>
   HttpApiEndpoint.post(name, path)
+    .annotateContext(performs(action, description))
     .setPath(OrderPath)
     .setHeaders(UpdateHeaders)
     .addSuccess(CommandAccepted)
@@ -115,11 +120,15 @@ export class OrdersApi extends HttpApiGroup.make("orders")
       .addError(Conflict)
       .addError(Unprocessable)
       .addError(Unavailable)
-      .annotate(OpenApi.Description, "Places an order. With an Idempotency-Key, a retry returns the first answer.")
+      .annotateContext(performs(
+        "placeOrder",
+        "Places an order for `customerId` (a customer: for themselves). With an Idempotency-Key, a retry returns the first answer."
+      ))
   )
-  .add(update("addItem", "/orders/:orderId/items").setPayload(AddItemBody))
+  .add(update("addItem", "/orders/:orderId/items", "addItem", "Adds a line, or more of a SKU already ordered").setPayload(AddItemBody))
   .add(
     HttpApiEndpoint.del("removeItem", "/orders/:orderId/items/:sku")
+      .annotateContext(performs("removeItem", "Removes a SKU's line"))
       .setPath(Schema.Struct({ orderId: OrderId, sku: OrderValues.Sku }))
       .setHeaders(UpdateHeaders)
       .addSuccess(CommandAccepted)
@@ -128,11 +137,11 @@ export class OrdersApi extends HttpApiGroup.make("orders")
       .addError(Unprocessable)
       .addError(Unavailable)
   )
-  .add(update("confirm", "/orders/:orderId/confirm"))
-  .add(update("pay", "/orders/:orderId/pay").setPayload(PayBody))
-  .add(update("ship", "/orders/:orderId/ship").setPayload(ShipBody))
-  .add(update("deliver", "/orders/:orderId/deliver"))
-  .add(update("cancel", "/orders/:orderId/cancel").setPayload(CancelBody))
+  .add(update("confirm", "/orders/:orderId/confirm", "confirm", "Confirms the order's lines"))
+  .add(update("pay", "/orders/:orderId/pay", "pay", "Records the payment of a confirmed order").setPayload(PayBody))
+  .add(update("ship", "/orders/:orderId/ship", "ship", "Records the shipment of a paid order").setPayload(ShipBody))
+  .add(update("deliver", "/orders/:orderId/deliver", "deliver", "Records the delivery of a shipped order"))
+  .add(update("cancel", "/orders/:orderId/cancel", "cancel", "Cancels the order, with a reason").setPayload(CancelBody))
   .add(
     HttpApiEndpoint.get("get", "/orders/:orderId")
       .setPath(OrderPath)
@@ -153,10 +162,10 @@ export class OrdersApi extends HttpApiGroup.make("orders")
       .addSuccess(OrderView)
       .addError(NotFound)
       .addError(Unavailable)
-      .annotate(
-        OpenApi.Description,
+      .annotateContext(performs(
+        "readOrder",
         "The order now (with its ETag), or as it was: ?atVersion=N after its N-th event, ?at=<ISO timestamp> at that moment"
-      )
+      ))
   )
   .add(
     HttpApiEndpoint.get("events", "/orders/:orderId/events")
@@ -164,8 +173,9 @@ export class OrdersApi extends HttpApiGroup.make("orders")
       .addSuccess(Schema.Array(TimelineEntry))
       .addError(NotFound)
       .addError(Unavailable)
-      .annotate(OpenApi.Description, "The order's history, oldest first, as stored")
+      .annotateContext(performs("readHistory", "The order's history, oldest first, as stored, with who did what"))
   )
+  .middleware(Authentication)
   .addError(BadRequest)
   .annotate(OpenApi.Title, "Orders")
 {}

@@ -12,13 +12,13 @@ import type { CommandOptions } from "../../runtime/AggregateActor.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
 import { type PointInTime, stateAt } from "../../runtime/timeTravel.js"
 import { Api } from "../Api.js"
-import { BadRequest, NotFound, toHttpError, Unavailable } from "../errors.js"
+import { BadRequest, Forbidden, NotFound, toHttpError, Unavailable } from "../errors.js"
+import { Caller, type CallerShape } from "../security.js"
 
 interface CommandHeaders {
   readonly "idempotency-key"?: string | undefined
   readonly "x-correlation-id"?: string | undefined
   readonly "x-causation-id"?: string | undefined
-  readonly "x-user-id"?: string | undefined
   readonly "if-match"?: string | undefined
 }
 
@@ -27,21 +27,19 @@ const setHeader = (name: string, value: string) =>
 
 const etag = (version: number) => `"${version}"`
 
-const metadataFrom = (headers: CommandHeaders): EventMetadata => ({
+const metadataFrom = (headers: CommandHeaders, caller: CallerShape): EventMetadata => ({
   correlationId: headers["x-correlation-id"] ?? randomUUID(),
   causationId: headers["x-causation-id"] ?? null,
-  userId: headers["x-user-id"] ?? null
+  userId: caller.principal.subject,
+  role: caller.grant.role
 })
 
 /** Fingerprint of a request, so that an Idempotency-Key reused for a different request is refused. */
 const requestHash = (route: string, orderId: string, payload: unknown) =>
   createHash("sha256").update(`${route}\n${orderId}\n${JSON.stringify(payload ?? null)}`).digest("hex")
 
-/**
- * Whose idempotency keys these are: the caller. Until requests are authenticated, the caller is the
- * user the request names (X-User-Id), and everyone else shares the anonymous scope.
- */
-const callerScope = (headers: CommandHeaders) => headers["x-user-id"] === undefined ? "anonymous" : `user:${headers["x-user-id"]}`
+/** Whose idempotency keys these are: the caller's, so that two callers' equal keys never meet. */
+const callerScope = (caller: CallerShape) => `subject:${caller.principal.subject}`
 
 /**
  * With an Idempotency-Key, the new order's id is derived from the caller and the key (a name-based,
@@ -56,8 +54,9 @@ const orderIdForKey = (scope: string, key: string) => {
 
 const nowIso = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
 
-const orderView = (orderId: string, state: OrderState, version: number) => {
-  if (state.status === "none") return undefined
+/** The order as the caller may see it: undefined when it does not exist, or is not theirs to see. */
+const orderView = (caller: CallerShape, orderId: string, state: OrderState, version: number) => {
+  if (state.status === "none" || !Caller.covers(caller, state.customerId)) return undefined
   return {
     orderId,
     customerId: state.customerId ?? "",
@@ -76,25 +75,31 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
     const orders = yield* OrderActors
     const store = yield* EventStore
 
-    /** Sends one command and shapes the answer: ETag on success, Retry-After on 503. */
+    /**
+     * Sends one command and shapes the answer: ETag on success, Retry-After on 503. An order the
+     * caller may not command is not found, as if it did not exist. A place creates the order: whose
+     * it is was checked against the request, and, without an Idempotency-Key, its id is new.
+     */
     const send = (
       route: string,
       orderId: string,
       headers: CommandHeaders,
       payload: unknown,
       makeCommand: (at: string) => OrderCommand,
-      newStream = false
+      creates = false
     ) =>
       Effect.gen(function*() {
+        const caller = yield* Caller
         const key = headers["idempotency-key"]
         const ifMatch = headers["if-match"]
-        const options: CommandOptions = {
+        const options: CommandOptions<OrderState> = {
+          admit: creates || caller.grant.reach === "any" ? undefined : (state) => Caller.covers(caller, state.customerId),
           expectedVersion: ifMatch === undefined ? undefined : Number(ifMatch.slice(1, -1)),
           idempotency: key === undefined
             ? undefined
-            : { scope: callerScope(headers), key, requestHash: requestHash(route, orderId, payload) },
-          metadata: metadataFrom(headers),
-          newStream
+            : { scope: callerScope(caller), key, requestHash: requestHash(route, orderId, payload) },
+          metadata: metadataFrom(headers, caller),
+          newStream: creates && key === undefined
         }
         const result = yield* orders.execute(orderId, makeCommand(yield* nowIso), options).pipe(
           Effect.mapError((error) => toHttpError("order", error)),
@@ -112,11 +117,19 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
     return handlers
       .handle("place", ({ headers, payload }) =>
         Effect.gen(function*() {
+          const caller = yield* Caller
+          if (!Caller.covers(caller, payload.customerId)) {
+            return yield* Effect.fail(
+              new Forbidden({
+                error: "forbidden",
+                message: `a customer places orders for themselves: customerId must be ${caller.principal.subject}, the token's subject`
+              })
+            )
+          }
           const key = headers["idempotency-key"]
-          const orderId = key === undefined ? randomUUID() : orderIdForKey(callerScope(headers), key)
-          // A random id names a stream nobody has written to: its actor need not read it first.
+          const orderId = key === undefined ? randomUUID() : orderIdForKey(callerScope(caller), key)
           const accepted = yield* send("place", orderId, headers, payload, (at) =>
-            OrderCommand.PlaceOrder({ customerId: payload.customerId, currency: payload.currency, lines: payload.lines, at }), key === undefined)
+            OrderCommand.PlaceOrder({ customerId: payload.customerId, currency: payload.currency, lines: payload.lines, at }), true)
           yield* setHeader("location", `/orders/${orderId}`)
           return accepted
         }).pipe(
@@ -139,6 +152,7 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
         send("cancel", path.orderId, headers, payload, (at) => OrderCommand.Cancel({ ...payload, at })))
       .handle("get", ({ path, urlParams }) =>
         Effect.gen(function*() {
+          const caller = yield* Caller
           const { atVersion, at } = urlParams
           if (atVersion !== undefined && at !== undefined) {
             return yield* Effect.fail(
@@ -153,7 +167,7 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
           const snapshot = point === undefined
             ? yield* orders.read(path.orderId).pipe(Effect.mapError((error) => toHttpError("order", error)))
             : yield* stateAt(orderAggregate, store, path.orderId, point).pipe(Effect.mapError((error) => toHttpError("order", error)))
-          const view = orderView(path.orderId, snapshot.state, snapshot.version)
+          const view = orderView(caller, path.orderId, snapshot.state, snapshot.version)
           if (view === undefined) {
             return yield* Effect.fail(
               new NotFound({
@@ -173,12 +187,17 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
         }))
       .handle("events", ({ path }) =>
         Effect.gen(function*() {
+          const caller = yield* Caller
+          const notFound = new NotFound({ error: "not_found", message: `order ${path.orderId} does not exist` })
+          // Whose it is, from the actor that holds it (a customer's own orders are mostly cached there).
+          if (caller.grant.reach !== "any") {
+            const current = yield* orders.read(path.orderId).pipe(Effect.mapError((error) => toHttpError("order", error)))
+            if (orderView(caller, path.orderId, current.state, current.version) === undefined) return yield* Effect.fail(notFound)
+          }
           const events = yield* store.readStream(path.orderId).pipe(
             Effect.mapError((error) => toHttpError("order", new StoreUnavailable({ message: `event store failed: ${error.message}` })))
           )
-          if (events.length === 0) {
-            return yield* Effect.fail(new NotFound({ error: "not_found", message: `order ${path.orderId} does not exist` }))
-          }
+          if (events.length === 0) return yield* Effect.fail(notFound)
           return events.map((event) => ({
             version: event.version,
             type: event.type,

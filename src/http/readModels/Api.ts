@@ -4,6 +4,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { BadRequest, NotFound, Unavailable } from "../errors.js"
+import { Authentication, performs } from "../security.js"
 
 export const OrderSummaryView = Schema.Struct({
   orderId: Schema.String,
@@ -35,11 +36,11 @@ export class ReadModelsApi extends HttpApiGroup.make("readModels")
       .addSuccess(OrderSummaryView)
       .addError(NotFound)
       .addError(Unavailable)
-      .annotate(
-        OpenApi.Description,
+      .annotateContext(performs(
+        "readSummary",
         "The order's summary from the read model. With minVersion, waits (up to waitMs, default 5000) until the " +
           "read model has reached that version, then answers with what it has; `X-Read-Model-Stale: true` says it had not."
-      )
+      ))
   )
   .add(
     HttpApiEndpoint.get("customerOrders", "/customers/:customerId/orders")
@@ -52,8 +53,12 @@ export class ReadModelsApi extends HttpApiGroup.make("readModels")
       }))
       .addSuccess(Schema.Struct({ orders: Schema.Array(OrderSummaryView), nextCursor: Schema.NullOr(Schema.String) }))
       .addError(Unavailable)
-      .annotate(OpenApi.Description, "A customer's orders, newest first; pass nextCursor back as cursor for the next page")
+      .annotateContext(performs(
+        "listCustomerOrders",
+        "A customer's orders, newest first; pass nextCursor back as cursor for the next page"
+      ))
   )
+  .middleware(Authentication)
   .addError(BadRequest)
   .annotate(OpenApi.Title, "Read models")
 {}

@@ -7,7 +7,8 @@ import { OrderSummaries, type CustomerCursor } from "../../projections/OrderSumm
 import type { OrderSummary } from "../../projections/orderSummary.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
 import { Api } from "../Api.js"
-import { BadRequest, NotFound, toHttpError } from "../errors.js"
+import { BadRequest, Forbidden, NotFound, toHttpError } from "../errors.js"
+import { Caller } from "../security.js"
 
 const DEFAULT_WAIT_MS = 5_000
 
@@ -56,7 +57,12 @@ export const ReadModelsHttpLive = HttpApiBuilder.group(Api, "readModels", (handl
     return handlers
       .handle("summary", ({ path, urlParams }) =>
         Effect.gen(function*() {
-          const find = summaries.find(path.orderId).pipe(Effect.mapError(unavailable))
+          const caller = yield* Caller
+          // Another customer's order is treated as one not (yet) in the read model, waits included.
+          const find = summaries.find(path.orderId).pipe(
+            Effect.map(Option.filter((summary) => Caller.covers(caller, summary.customerId))),
+            Effect.mapError(unavailable)
+          )
           const wanted = urlParams.minVersion
           const caughtUp = (current: Option.Option<OrderSummary>) =>
             wanted === undefined || (Option.isSome(current) && current.value.lastVersion >= wanted)
@@ -87,6 +93,9 @@ export const ReadModelsHttpLive = HttpApiBuilder.group(Api, "readModels", (handl
         }))
       .handle("customerOrders", ({ path, urlParams }) =>
         Effect.gen(function*() {
+          if (!Caller.covers(yield* Caller, path.customerId)) {
+            return yield* Effect.fail(new Forbidden({ error: "forbidden", message: "a customer lists only their own orders" }))
+          }
           const limit = urlParams.limit ?? 20
           let cursor: CustomerCursor | undefined
           if (urlParams.cursor !== undefined) {

@@ -1,0 +1,191 @@
+/**
+ * Bearer tokens → principals. A token is a JWT signed by the identity provider with an asymmetric
+ * key: its signature is checked against the provider's keys (a JWKS URL, a local JWKS file, or the
+ * development key), then its issuer, audience, expiry and not-before (with a small leeway for
+ * clocks), and it must name a subject. `alg: none` and every shared-secret algorithm are refused, so
+ * a public key can never be used as an HMAC secret. Verification is jose's; what is ours is which
+ * keys, which checks, and turning each failure into a reason a client can act on.
+ */
+import { Context, Data, Duration, Effect, Either, Layer, Redacted } from "effect"
+import * as jose from "jose"
+import { readFile } from "node:fs/promises"
+import { AppConfig, type AuthSettings, resolveAuth } from "../config.js"
+import * as DevKeys from "./devKeys.js"
+import { isRole, type Principal } from "./policy.js"
+
+/**
+ * The token does not prove who is calling; `reason` says why, for the client (it holds no secret),
+ * and `kind` names the reason in a word, for metrics.
+ */
+export class InvalidToken extends Data.TaggedError("InvalidToken")<{
+  readonly kind: "expired" | "not_yet_valid" | "issuer" | "audience" | "claims" | "algorithm" | "signature" | "unknown_key" | "malformed"
+  readonly reason: string
+}> {}
+
+/** The provider's keys cannot be had right now (its JWKS does not answer): not the caller's fault. */
+export class KeysUnavailable extends Data.TaggedError("KeysUnavailable")<{ readonly message: string }> {}
+
+export interface TokenVerifierShape {
+  readonly verify: (token: Redacted.Redacted<string>) => Effect.Effect<Principal, InvalidToken | KeysUnavailable>
+  /** Where the keys come from, for the start-up log. */
+  readonly keySource: string
+}
+
+export class TokenVerifier extends Context.Tag("auth/TokenVerifier")<TokenVerifier, TokenVerifierShape>() {}
+
+/** The signature algorithms OpenID Connect providers sign with; never `none`, never HS*. */
+export const acceptedAlgorithms = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"]
+
+type KeyLookup = jose.JWTVerifyGetKey
+
+/** Raised inside a key lookup when the keys themselves cannot be fetched. */
+class KeysFetchFailed extends Error {}
+
+const isTokenProblem = (error: unknown) =>
+  error instanceof jose.errors.JWKSNoMatchingKey || error instanceof jose.errors.JWKSMultipleMatchingKeys ||
+  error instanceof jose.errors.JOSENotSupported || error instanceof jose.errors.JOSEAlgNotAllowed
+
+/**
+ * The provider's JWKS, fetched when first needed, again when a token names a key id it does not
+ * hold (at most once per cooldown), and after the cache's age. When a refresh fails, the keys
+ * already fetched keep verifying: an outage of the provider does not stop tokens it issued before.
+ */
+const remoteKeys = (settings: Extract<AuthSettings, { _tag: "Jwks" }>): KeyLookup => {
+  const remote = jose.createRemoteJWKSet(settings.url, {
+    cooldownDuration: Duration.toMillis(settings.cooldown),
+    cacheMaxAge: Duration.toMillis(settings.cacheMaxAge),
+    timeoutDuration: 5_000
+  })
+  return async (header, token) => {
+    try {
+      return await remote(header, token)
+    } catch (error) {
+      if (isTokenProblem(error)) throw error
+      const known = remote.jwks()
+      if (known !== undefined) return jose.createLocalJWKSet(known)(header, token)
+      throw new KeysFetchFailed(`the identity provider's keys at ${settings.url.href} cannot be fetched: ${String(error)}`)
+    }
+  }
+}
+
+/** A JWKS document of public keys; one that holds a private key is refused, as a leaked secret. */
+export const parseJwks = (text: string, origin: string): jose.JSONWebKeySet => {
+  const document = JSON.parse(text) as unknown
+  const keys = typeof document === "object" && document !== null && "keys" in document ? document.keys : undefined
+  if (!Array.isArray(keys) || keys.length === 0) throw new Error(`${origin} is not a JWKS: it needs {"keys": [ ...at least one key ]}`)
+  if (keys.some((key) => typeof key !== "object" || key === null || "d" in key || "k" in key)) {
+    throw new Error(`${origin} holds a private or symmetric key: a verifier needs public keys only; keep private keys elsewhere`)
+  }
+  return { keys } as jose.JSONWebKeySet
+}
+
+const keysOf = (settings: AuthSettings): Effect.Effect<{ readonly lookup: KeyLookup; readonly source: string }, Error> => {
+  switch (settings._tag) {
+    case "Jwks":
+      return Effect.succeed({ lookup: remoteKeys(settings), source: `the JWKS at ${settings.url.href}` })
+    case "Keys":
+      return Effect.tryPromise({
+        try: async () => parseJwks(await readFile(settings.file, "utf8"), settings.file),
+        catch: (error) => new Error(`AUTH_PUBLIC_KEYS_FILE=${settings.file}: ${error instanceof Error ? error.message : String(error)}`)
+      }).pipe(Effect.map((jwks) => ({ lookup: jose.createLocalJWKSet(jwks), source: `the keys in ${settings.file}` })))
+    case "Dev":
+      return DevKeys.loadOrCreate(settings.keyFile).pipe(
+        Effect.tap(({ created }) =>
+          Effect.logWarning(
+            `development tokens: ${created ? "generated a key pair into" : "the key pair in"} ${settings.keyFile} signs and ` +
+              "verifies them; `make token ROLE=<customer|staff|admin|service> SUBJECT=<id>` prints one. " +
+              "Not for production: set AUTH_JWKS_URL (or AUTH_PUBLIC_KEYS_FILE), AUTH_ISSUER and AUTH_AUDIENCE"
+          )
+        ),
+        Effect.map(({ key }) => ({
+          lookup: jose.createLocalJWKSet({ keys: [DevKeys.publicJwk(key)] }),
+          source: `the development key in ${settings.keyFile}`
+        })),
+        Effect.mapError((error) => new Error(error.message))
+      )
+  }
+}
+
+const invalid = (kind: InvalidToken["kind"], reason: string) => new InvalidToken({ kind, reason })
+
+const claimFailure = (error: jose.errors.JWTClaimValidationFailed, settings: AuthSettings) => {
+  if (error.reason === "missing") return invalid("claims", `the token has no "${error.claim}" claim`)
+  switch (error.claim) {
+    case "iss":
+      return invalid("issuer", `the token was not issued by ${settings.issuer}`)
+    case "aud":
+      return invalid("audience", `the token is not meant for ${settings.audience}`)
+    case "nbf":
+      return invalid("not_yet_valid", "the token is not valid yet (nbf is in the future)")
+    default:
+      return invalid("claims", `the token's "${error.claim}" claim is not valid: ${error.message}`)
+  }
+}
+
+/** Why a token was refused, in words for the client; or that the keys could not be had. */
+const failureOf = (error: unknown, settings: AuthSettings): InvalidToken | KeysUnavailable => {
+  if (error instanceof KeysFetchFailed) return new KeysUnavailable({ message: error.message })
+  if (error instanceof jose.errors.JWTExpired) return invalid("expired", "the token has expired")
+  if (error instanceof jose.errors.JWTClaimValidationFailed) return claimFailure(error, settings)
+  if (error instanceof jose.errors.JOSEAlgNotAllowed || error instanceof jose.errors.JOSENotSupported) {
+    return invalid("algorithm", `the token's algorithm is not accepted (accepted: ${acceptedAlgorithms.join(", ")})`)
+  }
+  if (error instanceof jose.errors.JWSSignatureVerificationFailed) return invalid("signature", "the token's signature does not verify")
+  if (error instanceof jose.errors.JWKSNoMatchingKey) return invalid("unknown_key", "no key of the issuer matches the token's key id (kid)")
+  if (error instanceof jose.errors.JWKSMultipleMatchingKeys) {
+    return invalid("unknown_key", "the token names no key id (kid) and the issuer has several keys")
+  }
+  return invalid("malformed", "the token is not a well-formed signed JWT")
+}
+
+/** The principal a verified token names: its subject, and the roles of this API in its roles claim. */
+export const principalOf = (payload: jose.JWTPayload, rolesClaim: string): Principal | InvalidToken => {
+  const subject = payload.sub
+  if (typeof subject !== "string" || subject.length === 0 || subject.length > 255) {
+    return invalid("claims", "the token's subject (sub) must be 1 to 255 characters")
+  }
+  const claimed = payload[rolesClaim] ?? []
+  if (!Array.isArray(claimed) || claimed.some((role) => typeof role !== "string")) {
+    return invalid("claims", `the token's "${rolesClaim}" claim must be an array of strings`)
+  }
+  return { subject, roles: (claimed as ReadonlyArray<string>).filter(isRole) }
+}
+
+export const make = (settings: AuthSettings) =>
+  Effect.gen(function*() {
+    const keys = yield* keysOf(settings)
+    const options: jose.JWTVerifyOptions = {
+      issuer: settings.issuer,
+      audience: settings.audience,
+      algorithms: acceptedAlgorithms,
+      clockTolerance: Duration.toSeconds(settings.clockSkew),
+      requiredClaims: ["exp", "sub"]
+    }
+    const verify: TokenVerifierShape["verify"] = (token) =>
+      Effect.tryPromise({
+        try: () => jose.jwtVerify(Redacted.value(token), keys.lookup, options),
+        catch: (error) => failureOf(error, settings)
+      }).pipe(
+        Effect.flatMap(({ payload }) => {
+          const principal = principalOf(payload, settings.rolesClaim)
+          return principal instanceof InvalidToken ? Effect.fail(principal) : Effect.succeed(principal)
+        })
+      )
+    return TokenVerifier.of({ verify, keySource: keys.source })
+  })
+
+/** The AUTH_* settings as one consistent choice; start-up fails, saying which to set, when they are not. */
+export const authSettings = Effect.flatMap(AppConfig, (config) =>
+  Either.match(resolveAuth(config.auth), {
+    onLeft: (message) => Effect.fail(new Error(message)),
+    onRight: Effect.succeed
+  }))
+
+/** The verifier the settings describe; start-up fails, naming the setting, when its keys cannot be read. */
+export const layer = Layer.effect(
+  TokenVerifier,
+  Effect.flatMap(authSettings, make).pipe(
+    Effect.tap((verifier) => Effect.logInfo(`bearer tokens are verified against ${verifier.keySource}`)),
+    Effect.orDieWith((error) => error)
+  )
+)

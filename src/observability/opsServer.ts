@@ -1,0 +1,46 @@
+/**
+ * The ops server every long-running process serves, apart from its API: /health, /ready and
+ * /metrics (Prometheus). It binds to OPS_HOST, loopback unless told otherwise, so that metrics need
+ * no credentials and never face the callers of the API: a scraper reaches it inside the deployment,
+ * and needs no token that could also place or cancel orders.
+ */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { NodeHttpServer } from "@effect/platform-node"
+import type { SqlClient } from "@effect/sql"
+import { Effect, Layer } from "effect"
+import { createServer } from "node:http"
+import { contentType, metricsText } from "./prometheus.js"
+import { checkReady } from "./readiness.js"
+
+export interface OpsServerOptions {
+  readonly port: number
+  readonly host: string
+  /** The name the start-up log gives the server. */
+  readonly name: string
+}
+
+const routes = HttpRouter.empty.pipe(
+  HttpRouter.get("/health", HttpServerResponse.json({ status: "ok" })),
+  HttpRouter.get(
+    "/ready",
+    checkReady.pipe(
+      Effect.flatMap(() => HttpServerResponse.json({ status: "ready" })),
+      Effect.catchTag("NotReady", (notReady) => HttpServerResponse.json({ error: "not_ready", message: notReady.message }, { status: 503 }))
+    )
+  ),
+  HttpRouter.get("/metrics", Effect.map(metricsText, (text) => HttpServerResponse.text(text, { contentType })))
+)
+
+/** Serves the ops endpoints; exposes nothing, needs the database pool (for /ready). */
+export const layer = (options: OpsServerOptions): Layer.Layer<never, never, SqlClient.SqlClient> =>
+  Layer.merge(
+    HttpServer.serve(routes),
+    Layer.effectDiscard(
+      HttpServer.addressFormattedWith((address) => Effect.logInfo(`${options.name}'s ops server: /health, /ready and /metrics at ${address}`))
+    )
+  ).pipe(
+    Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
+    Layer.orDie
+  )
