@@ -38,7 +38,7 @@ export const layer = (options: OpsServerOptions): Layer.Layer<never, never, SqlC
   Layer.merge(
     HttpServer.serve(routes),
     Layer.effectDiscard(
-      HttpServer.addressFormattedWith((address) => Effect.logInfo(`${options.name}'s ops server: /health, /ready and /metrics at ${address}`))
+      HttpServer.addressFormattedWith((address) => Effect.logInfo(`${options.name} ops server (/health, /ready, /metrics) at ${address}`))
     )
   ).pipe(
     Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),

@@ -20,6 +20,7 @@ import {
   type RequestOptions,
   serverLayer
 } from "../support/http.js"
+import { adminToken, token } from "../support/auth.js"
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -43,16 +44,20 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
   describe("an order's life", () => {
     it.effect("goes placed → item added → item removed → confirmed → paid → shipped → delivered, one version and one event per step", () =>
       Effect.gen(function*() {
+        // The customer orders and pays; someone of staff ships and delivers. Each event records who.
         const customerId = randomUUID()
-        const userId = `user-${randomUUID()}`
+        const staffId = `staff-${randomUUID()}`
+        const customer = yield* Effect.promise(() => token(customerId, { roles: ["customer"] }))
+        const staff = yield* Effect.promise(() => token(staffId, { roles: ["staff"] }))
         const correlationIds: Array<string> = []
         const tracing = () => {
           const correlationId = randomUUID()
           correlationIds.push(correlationId)
-          return { "x-correlation-id": correlationId, "x-user-id": userId }
+          return { "x-correlation-id": correlationId }
         }
 
         const placed = yield* post("/orders", {
+          token: customer,
           body: { customerId, lines: [{ sku: "A-1", quantity: 2, unitPriceCents: 250 }], currency: "EUR" },
           headers: tracing()
         })
@@ -73,9 +78,10 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
         })
 
         /** Sends a command with If-Match at the current version; it must answer the next version. */
-        const step = (method: "POST" | "DELETE", path: string, from: number, body?: unknown) =>
+        const step = (method: "POST" | "DELETE", path: string, from: number, body?: unknown, as = customer) =>
           Effect.gen(function*() {
             const response = yield* call(method, `/orders/${orderId}${path}`, {
+              token: as,
               ...(body === undefined ? {} : { body }),
               headers: { "if-match": etag(from), ...tracing() }
             })
@@ -102,12 +108,12 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
           status: "paid",
           version: 5
         })
-        expect(yield* step("POST", "/ship", 5, { carrier: "UPS", trackingNumber: "1Z999AA10123456784" })).toMatchObject({
+        expect(yield* step("POST", "/ship", 5, { carrier: "UPS", trackingNumber: "1Z999AA10123456784" }, staff)).toMatchObject({
           status: "shipped",
           shipment: { carrier: "UPS", trackingNumber: "1Z999AA10123456784" },
           version: 6
         })
-        expect(yield* step("POST", "/deliver", 6)).toMatchObject({ status: "delivered", totalCents: 500, version: 7 })
+        expect(yield* step("POST", "/deliver", 6, undefined, staff)).toMatchObject({ status: "delivered", totalCents: 500, version: 7 })
 
         const events = yield* timeline(orderId)
         expect(events.map((event) => [event.version, event.type])).toEqual([
@@ -120,8 +126,13 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
           [7, "OrderDelivered"]
         ])
         expect(events.map((event) => event.metadata.correlationId)).toEqual(correlationIds)
+        expect(events.map((event) => [event.metadata.userId, event.metadata.role])).toEqual([
+          ...Array.from({ length: 5 }, () => [customerId, "customer"]),
+          [staffId, "staff"],
+          [staffId, "staff"]
+        ])
         for (const event of events) {
-          expect(event.metadata).toMatchObject({ userId, causationId: null })
+          expect(event.metadata).toMatchObject({ causationId: null })
           // Written at each type's current schema version (OrderPaid has evolved to 3).
           expect(event.schemaVersion).toBe(orderEvents.schemaVersionOf(event.type))
           expect(Number.isNaN(Date.parse(event.recordedAt))).toBe(false)
@@ -174,14 +185,21 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
 
     it.effect("the same Idempotency-Key from two callers places two orders: keys belong to whoever sent them", () =>
       Effect.gen(function*() {
+        // The same request, word for word, from two principals.
         const key = `place-${randomUUID()}`
         const body = placeOrderBody()
-        const alice = yield* post("/orders", { body, headers: { "idempotency-key": key, "x-user-id": "alice" } })
-        const bob = yield* post("/orders", { body, headers: { "idempotency-key": key, "x-user-id": "bob" } })
-        expect([alice.status, bob.status]).toEqual([201, 201])
-        expect(bob.json.orderId).not.toBe(alice.json.orderId)
-        const again = yield* post("/orders", { body, headers: { "idempotency-key": key, "x-user-id": "alice" } })
-        expect(again.json.orderId).toBe(alice.json.orderId)
+        const [aliceId, bobId] = [`alice-${randomUUID()}`, `bob-${randomUUID()}`]
+        const [alice, bob] = yield* Effect.promise(() =>
+          Promise.all([token(aliceId, { roles: ["service"] }), token(bobId, { roles: ["service"] })])
+        )
+        const fromAlice = yield* post("/orders", { token: alice, body, headers: { "idempotency-key": key } })
+        const fromBob = yield* post("/orders", { token: bob, body, headers: { "idempotency-key": key } })
+        expect([fromAlice.status, fromBob.status]).toEqual([201, 201])
+        expect(fromBob.json.orderId).not.toBe(fromAlice.json.orderId)
+        const again = yield* post("/orders", { token: alice, body, headers: { "idempotency-key": key } })
+        expect(again.json.orderId).toBe(fromAlice.json.orderId)
+        expect((yield* timeline(fromAlice.json.orderId)).map((event) => event.metadata.userId)).toEqual([aliceId])
+        expect((yield* timeline(fromBob.json.orderId)).map((event) => event.metadata.userId)).toEqual([bobId])
       }))
 
     it.effect("a retried command with the same Idempotency-Key applies once", () =>
@@ -436,7 +454,24 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
       { name: "a currency that is not ISO 4217", path: "/orders", request: order({ currency: "XYZ" }), status: 400, field: "currency" },
       { name: "a lower-case currency", path: "/orders", request: order({ currency: "eur" }), status: 400, field: "currency" },
       { name: "a four-letter currency", path: "/orders", request: order({ currency: "EURO" }), status: 400, field: "currency" },
-      { name: "an empty currency", path: "/orders", request: order({ currency: "" }), status: 400, field: "currency" }
+      { name: "an empty currency", path: "/orders", request: order({ currency: "" }), status: 400, field: "currency" },
+      // malformed Authorization headers
+      ...([
+        ["a token without a scheme", adminToken],
+        ["Basic credentials", "Basic YWRtaW46YWRtaW4="],
+        ["Bearer and no token", "Bearer "],
+        ["Bearer and two tokens", `Bearer ${adminToken} ${adminToken}`],
+        ["a token of 10,000 characters", `Bearer ${"a".repeat(10_000)}`],
+        ["a token that is not a JWT", "Bearer not-a-jwt"],
+        ["a JWT of garbage", "Bearer eyJ.eyJ.c2ln"],
+        ["a JWT whose header is not JSON", `Bearer ${Buffer.from("not json").toString("base64url")}.e30.c2ln`],
+        ["a token with Latin-1 letters", "Bearer tökén"],
+        ["a token in JSON", `Bearer {"alg":"none"}`],
+        ["a JWT with its signature cut off", `Bearer ${adminToken.split(".").slice(0, 2).join(".")}`]
+      ] as const).flatMap(([name, authorization]): ReadonlyArray<Malformed> => [
+        { name: `${name} (GET)`, method: "GET", path: "/orders/:id", request: { headers: { authorization } }, status: 401 },
+        { name: `${name} (command)`, path: "/orders/:id/confirm", request: { headers: { authorization } }, status: 401 }
+      ])
     ]
 
     // Tuples, so that vitest prints each case's name whole (it shortens interpolated object fields).

@@ -17,6 +17,7 @@ import { randomUUID } from "node:crypto"
 import http from "node:http"
 import type net from "node:net"
 import { type CliProcess, startCli } from "../../bench/lib/processes.js"
+import { adminToken, authEnvironment, bearer } from "../support/auth.js"
 import { StoreLive } from "../../src/app.js"
 import { fold } from "../../src/domain/aggregate.js"
 import { orderAggregate } from "../../src/domain/order/index.js"
@@ -85,6 +86,10 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
     const gateway = yield* countingGateway
 
     const common = {
+      ...authEnvironment,
+      RATE_LIMIT_PER_SECOND: "1000000",
+      RATE_LIMIT_BURST: "1000000",
+      OPS_PORT: "0",
       MESSAGING_PREFIX: env.prefix,
       OUTBOX_POLL_INTERVAL: "200 millis",
       APPEND_TIMEOUT: "2 seconds",
@@ -135,7 +140,7 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
         try {
           const response = await fetch(`${base}${path}`, {
             method,
-            headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+            headers: { ...headers, ...bearer(adminToken), ...(body === undefined ? {} : { "content-type": "application/json" }) },
             ...(body === undefined ? {} : { body: JSON.stringify(body) }),
             signal: AbortSignal.timeout(20_000)
           })

@@ -7,6 +7,7 @@ import { listDeadLetters, requeueDeadLetters } from "../../src/notifications/dea
 import * as DeliveryStore from "../../src/notifications/DeliveryStore.js"
 import { duplicates, requeued, swept } from "../../src/notifications/metrics.js"
 import { settings, TestMessaging } from "../support/messaging.js"
+import { bearer, token } from "../support/auth.js"
 import {
   deleteQueue,
   deliveredFor,
@@ -33,20 +34,24 @@ layer(Environment, { excludeTestServices: true })("notification worker", (it) =>
       const push = yield* TestPushGateway
       const server = yield* HttpServer.HttpServer
       const base = server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : ""
-      const post = (path: string, body?: unknown) =>
+      const customerId = randomUUID()
+      // The customer orders and pays; someone of staff ships.
+      const [customer, staff] = yield* Effect.promise(() =>
+        Promise.all([token(customerId, { roles: ["customer"] }), token(`staff-${randomUUID()}`, { roles: ["staff"] })])
+      )
+      const post = (path: string, as: string, body?: unknown) =>
         Effect.promise(() =>
           fetch(`${base}${path}`, {
             method: "POST",
-            headers: body === undefined ? {} : { "content-type": "application/json" },
+            headers: { ...bearer(as), ...(body === undefined ? {} : { "content-type": "application/json" }) },
             ...(body === undefined ? {} : { body: JSON.stringify(body) })
           }).then(async (response) => ({ status: response.status, json: await response.json() as any })))
-      const customerId = randomUUID()
-      const placed = yield* post("/orders", { customerId, currency: "EUR", lines: [{ sku: "tea", quantity: 2, unitPriceCents: 450 }] })
+      const placed = yield* post("/orders", customer, { customerId, currency: "EUR", lines: [{ sku: "tea", quantity: 2, unitPriceCents: 450 }] })
       expect(placed.status).toBe(201)
       const orderId = placed.json.orderId
-      expect((yield* post(`/orders/${orderId}/confirm`)).status).toBe(200)
-      expect((yield* post(`/orders/${orderId}/pay`, { amountCents: 900, method: "card" })).status).toBe(200)
-      expect((yield* post(`/orders/${orderId}/ship`, { carrier: "DHL", trackingNumber: "JD0146" })).status).toBe(200)
+      expect((yield* post(`/orders/${orderId}/confirm`, customer)).status).toBe(200)
+      expect((yield* post(`/orders/${orderId}/pay`, customer, { amountCents: 900, method: "card" })).status).toBe(200)
+      expect((yield* post(`/orders/${orderId}/ship`, staff, { carrier: "DHL", trackingNumber: "JD0146" })).status).toBe(200)
 
       const pushes = yield* eventually(
         "three pushes reached the customer",

@@ -16,6 +16,7 @@ import { rebuildOrderSummaries } from "../../src/projections/rebuild.js"
 import { startCli } from "../../bench/lib/processes.js"
 import { environmentConfig, messagingEnvironment, orderLifeAfterPlacing, settings, TestMessaging } from "../support/messaging.js"
 import { options, placeOrder } from "../support/orders.js"
+import { adminToken, bearer } from "../support/auth.js"
 
 const kafka = new Kafka({ clientId: "projection-tests", brokers: [...settings.kafka.brokers], logLevel: logLevel.NOTHING })
 
@@ -132,7 +133,7 @@ layer(environment(Layer.mergeAll(HttpLive, RelayLive, ProjectorLive)), { exclude
     Effect.flatMap(HttpServer.HttpServer, (server) =>
       Effect.promise(async () => {
         const port = server.address._tag === "TcpAddress" ? server.address.port : 0
-        const response = await fetch(`http://127.0.0.1:${port}${path}`)
+        const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: bearer(adminToken) })
         return { status: response.status, headers: response.headers, json: await response.json() as any }
       }))
 

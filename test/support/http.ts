@@ -4,6 +4,7 @@ import { Context, Effect, Layer } from "effect"
 import { randomUUID } from "node:crypto"
 import { expect } from "vitest"
 import { HttpLive } from "../../src/app.js"
+import { adminToken, bearer } from "./auth.js"
 import { type ConfigOverrides, testConfig } from "./layers.js"
 
 /** Where the server under test listens, e.g. `http://127.0.0.1:41234`. */
@@ -28,6 +29,8 @@ export interface ApiResponse {
 }
 
 export interface RequestOptions {
+  /** The bearer token sent; an admin's unless given, none when null. */
+  readonly token?: string | null
   /** Serialized with JSON.stringify and sent as `application/json`. */
   readonly body?: unknown
   /** Sent as is, with no Content-Type unless `headers` sets one. */
@@ -53,7 +56,8 @@ const parseJson = (text: string): unknown => {
 export const call = (method: string, path: string, options: RequestOptions = {}) =>
   Effect.gen(function*() {
     const base = yield* BaseUrl
-    const headers: Record<string, string> = { ...options.headers }
+    const token = options.token === undefined ? adminToken : options.token
+    const headers: Record<string, string> = { ...(token === null ? {} : bearer(token)), ...options.headers }
     let body: string | Blob | undefined
     if (options.raw !== undefined) {
       // A Blob without a type makes fetch send no Content-Type; a plain string would be text/plain.
@@ -84,8 +88,8 @@ export const placeOrderBody = (overrides: Record<string, unknown> = {}) => ({
 })
 
 /** Places an order (one line, A × 1 at 100 EUR cents unless told otherwise) and returns its id. */
-export const placeOrder = (overrides: Record<string, unknown> = {}) =>
-  Effect.map(post("/orders", { body: placeOrderBody(overrides) }), (response) => {
+export const placeOrder = (overrides: Record<string, unknown> = {}, options: Omit<RequestOptions, "body" | "raw"> = {}) =>
+  Effect.map(post("/orders", { ...options, body: placeOrderBody(overrides) }), (response) => {
     expect(response.status, response.text).toBe(201)
     return response.json.orderId as string
   })

@@ -2,6 +2,7 @@
 import { Effect, Layer, Option, Redacted } from "effect"
 import { inject } from "vitest"
 import { appConfig, AppConfig, type AppConfigShape } from "../../src/config.js"
+import { authSettings } from "./auth.js"
 
 export interface ConfigOverrides {
   readonly runtime?: Partial<AppConfigShape["runtime"]>
@@ -13,7 +14,12 @@ export interface ConfigOverrides {
   readonly databaseUrl?: string
   readonly database?: Partial<Omit<AppConfigShape["database"], "url">>
   readonly messagingPrefix?: string
+  readonly auth?: AppConfigShape["auth"]
+  readonly rateLimits?: AppConfigShape["rateLimits"]
 }
+
+/** Limits no test reaches unless it means to. */
+const unlimited = { perSecond: 1_000_000, burst: 1_000_000 }
 
 /** The settings from the environment, with this run's database and a free HTTP port. */
 export const testConfig = (overrides: ConfigOverrides = {}) =>
@@ -28,6 +34,9 @@ export const testConfig = (overrides: ConfigOverrides = {}) =>
         ...overrides.database
       },
       http: { ...config.http, port: 0, ...overrides.http },
+      auth: overrides.auth ?? authSettings,
+      rateLimits: overrides.rateLimits ?? { principal: unlimited, anonymous: unlimited },
+      ops: { ...config.ops, port: 0 },
       runtime: { ...config.runtime, ...overrides.runtime },
       outbox: { ...config.outbox, ...overrides.outbox },
       worker: { ...config.worker, ...overrides.worker },

@@ -198,7 +198,7 @@ export const workerMetric = (port: number, name: string) =>
   })
 
 const CONSUMING = /worker consuming/
-const LISTENING = /Listening on http:\/\/[^:"]+:(\d+)/
+const LISTENING = /ops server \(.*\) at http:\/\/[^:"]+:(\d+)/
 
 /**
  * A worker process on the environment, pushing to the test's provider, on a free port; gives it and
