@@ -48,8 +48,8 @@ export const authEnvironment = {
 
 export interface TokenOptions {
   readonly roles?: ReadonlyArray<Role | string>
-  /** Seconds from now; negative: expired that long ago. */
-  readonly expiresIn?: number
+  /** Seconds from now; negative: expired that long ago; null: no expiry at all. */
+  readonly expiresIn?: number | null
   /** Seconds from now the token becomes valid. */
   readonly notBefore?: number
   readonly issuer?: string
@@ -72,7 +72,7 @@ export const token = async (subject: string, options: TokenOptions = {}): Promis
     .setAudience(options.audience ?? audience)
     .setSubject(subject)
     .setIssuedAt()
-    .setExpirationTime(now() + (options.expiresIn ?? 600))
+  if (options.expiresIn !== null) jwt.setExpirationTime(now() + (options.expiresIn ?? 600))
   if (options.notBefore !== undefined) jwt.setNotBefore(now() + options.notBefore)
   return jwt.sign(options.privateKey ?? (options.foreignKey === true ? foreign.privateKey : signingKey.privateKey))
 }
