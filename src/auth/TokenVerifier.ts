@@ -61,8 +61,15 @@ const remoteKeys = (settings: Extract<AuthSettings, { _tag: "Jwks" }>): KeyLooku
       return await remote(header, token)
     } catch (error) {
       if (isTokenProblem(error)) throw error
+      // A key the stale set lacks may be one published since: whether it is valid cannot be told now.
       const known = remote.jwks()
-      if (known !== undefined) return jose.createLocalJWKSet(known)(header, token)
+      if (known !== undefined) {
+        try {
+          return await jose.createLocalJWKSet(known)(header, token)
+        } catch (stale) {
+          if (!(stale instanceof jose.errors.JWKSNoMatchingKey)) throw stale
+        }
+      }
       throw new KeysFetchFailed(`the identity provider's keys at ${settings.url.href} cannot be fetched: ${String(error)}`)
     }
   }

@@ -118,7 +118,8 @@ export const AuthenticationLive = Layer.effect(
             Effect.catchTags({
               InvalidToken: (invalid: InvalidToken) => unauthorized({ kind: invalid.kind, reason: invalid.reason }, true),
               KeysUnavailable: (unavailable) =>
-                Effect.logWarning("cannot verify bearer tokens", unavailable.message).pipe(
+                Effect.logWarning("cannot verify a bearer token: the identity provider's keys cannot be fetched").pipe(
+                  Effect.annotateLogs("cause", unavailable.message),
                   Effect.zipRight(setHeader("retry-after", "5")),
                   Effect.zipRight(Effect.fail(
                     new Unavailable({
