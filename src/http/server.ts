@@ -40,9 +40,10 @@ const responseHeaders = HttpApiBuilder.middleware(
   ).pipe(Effect.as((app: HttpApp.Default) => app))
 )
 
+/** A listed origin is named back (with Vary: Origin); any other gets no CORS headers at all. */
 const cors = (origins: ReadonlyArray<string>) =>
   origins.length === 0 ? Layer.empty : HttpApiBuilder.middlewareCors({
-    allowedOrigins: origins,
+    allowedOrigins: (origin) => origins.includes(origin),
     allowedMethods: ["GET", "POST", "DELETE"],
     allowedHeaders: ["authorization", "content-type", "idempotency-key", "if-match", "x-correlation-id", "x-causation-id"],
     exposedHeaders: ["etag", "location", "retry-after", "x-correlation-id", "x-read-model-stale", "www-authenticate"],
