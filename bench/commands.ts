@@ -21,6 +21,7 @@ import { HttpLive, RuntimeLive } from "../src/app.js"
 import { OrderActors } from "../src/aggregates.js"
 import { AppConfig } from "../src/config.js"
 import { OrderCommand } from "../src/domain/order/index.js"
+import { benchAuth, withBenchAuth } from "./lib/auth.js"
 import { freshDatabase } from "./lib/database.js"
 import { withProgress } from "./lib/progress.js"
 import { markdownTable, runBenchmark } from "./lib/report.js"
@@ -106,10 +107,12 @@ const bodyFor = (client: number, i: number) =>
 export const runCommandsBench = (options: CommandsBenchSettings) =>
   Effect.gen(function*() {
     const database = yield* freshDatabase("commands")
+    // Through HTTP, a customer's commands on their own orders: the token is verified on each.
+    const auth = yield* benchAuth("commands")
     const config = Layer.effect(
       AppConfig,
       Effect.map(AppConfig, (base) => ({
-        ...base,
+        ...withBenchAuth(base, auth),
         database: { ...base.database, url: Redacted.make(database.url), maxConnections: 20 },
         http: { ...base.http, port: 0 }
       }))
@@ -123,7 +126,7 @@ export const runCommandsBench = (options: CommandsBenchSettings) =>
         Effect.gen(function*() {
           const id = randomUUID()
           yield* orders.execute(id, OrderCommand.PlaceOrder({
-            customerId: randomUUID(),
+            customerId: auth.customerId,
             currency: "EUR",
             lines: [{ sku: "base", quantity: 1, unitPriceCents: 1000 }],
             at
@@ -150,7 +153,7 @@ export const runCommandsBench = (options: CommandsBenchSettings) =>
             const request = bodyFor(client, i + 1_000_000)
             const response = await fetch(`${base}/orders/${orderOf(scenario, client, i)}/${request.path}`, {
               method: request.method,
-              headers: request.body === undefined ? {} : { "content-type": "application/json" },
+              headers: { ...auth.headers, ...(request.body === undefined ? {} : { "content-type": "application/json" }) },
               ...(request.body === undefined ? {} : { body: request.body })
             })
             await response.arrayBuffer()

@@ -2,7 +2,9 @@
  * `make bench-http`: what HTTP clients see. A real `serve` process, started as `make run` starts it
  * (compiled, relay and projector inside); an external load generator (autocannon) in a process of its
  * own; and the floor in the same run — a bare `node:http` server doing one INSERT per command — so
- * every figure stands beside what the machine allows.
+ * every figure stands beside what the machine allows. Every request carries a customer's bearer
+ * token (bench/lib/auth.ts), which the service verifies and the floor ignores; the service's
+ * /metrics are read from its ops port.
  *
  *   node --import tsx bench/http.ts [--seconds 10] [--warmup 3] [--connections 64] [--orders 1000] [--workloads place,spread,…]
  */
@@ -12,6 +14,7 @@ import { createServer } from "node:net"
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import path from "node:path"
+import { type BenchAuth, benchAuth } from "./lib/auth.js"
 import { freshDatabase } from "./lib/database.js"
 import { runPrefix, settings } from "./lib/brokers.js"
 import { type CliProcess, cpuSeconds, residentMiB, startBuiltCli, startScript } from "./lib/processes.js"
@@ -70,7 +73,8 @@ export const waitReady = (url: string, timeoutMs: number, service: CliProcess) =
     try: async () => {
       const deadline = Date.now() + timeoutMs
       for (;;) {
-        const status = await fetch(url).then((response) => response.status, () => 0)
+        // Every wait has a timeout: a try that gets no answer is given up and made again.
+        const status = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((response) => response.status, () => 0)
         if (status === 200) return
         if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs} ms (last status ${status})`)
         await new Promise((resolve) => setTimeout(resolve, 100))
@@ -79,14 +83,14 @@ export const waitReady = (url: string, timeoutMs: number, service: CliProcess) =
     catch: (error) => error as Error
   }).pipe(Effect.catchAll((error) => Effect.dieMessage(`${error.message}; the service printed:\n${service.lines.join("\n")}`)))
 
-/** Places `count` orders through the API (16 at a time); gives their ids. */
-const placeOrders = (base: string, count: number) =>
+/** Places `count` orders of the run's customer through the API (16 at a time); gives their ids. */
+const placeOrders = (base: string, auth: BenchAuth, count: number) =>
   Effect.forEach(Array.from({ length: count }), () =>
     Effect.tryPromise(async () => {
       const response = await fetch(`${base}/orders`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
-        body: placeBody()
+        headers: { ...auth.headers, "content-type": "application/json" },
+        body: placeBody(auth.customerId)
       })
       const body = await response.json() as { orderId: string }
       if (response.status !== 201) throw new Error(`placing an order: HTTP ${response.status} ${JSON.stringify(body)}`)
@@ -106,10 +110,10 @@ const settle = (pid: number) =>
     }
   })
 
-/** The service's group-commit histograms (sum and count of each), as its /metrics has them. */
-const groupCommits = (serviceUrl: string) =>
+/** The service's group-commit histograms (sum and count of each), as /metrics on its ops port has them. */
+const groupCommits = (opsUrl: string) =>
   Effect.promise(async () => {
-    const text = await (await fetch(`${serviceUrl}/metrics`)).text()
+    const text = await (await fetch(`${opsUrl}/metrics`)).text()
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0)
     return {
       groups: value("eventstore_group_commit_appends_count"),
@@ -122,9 +126,9 @@ const groupCommits = (serviceUrl: string) =>
  * One autocannon run in its own process; the server's CPU and memory, and the service's group
  * commits, are read around it.
  */
-const load = (run: LoadRun, serverPid: number, serviceUrl: string) =>
+const load = (run: LoadRun, serverPid: number, opsUrl: string) =>
   Effect.scoped(Effect.gen(function*() {
-    const commitsBefore = yield* groupCommits(serviceUrl)
+    const commitsBefore = yield* groupCommits(opsUrl)
     const cpuBefore = cpuSeconds(serverPid)
     const generator = yield* startScript("bench/http/loadGenerator.ts", [JSON.stringify(run)])
     const exit = yield* generator.exited
@@ -134,7 +138,7 @@ const load = (run: LoadRun, serverPid: number, serviceUrl: string) =>
       return yield* Effect.dieMessage(`the load generator failed:\n${generator.lines.join("\n")}`)
     }
     const outcome = JSON.parse(line) as LoadOutcome
-    const commitsAfter = yield* groupCommits(serviceUrl)
+    const commitsAfter = yield* groupCommits(opsUrl)
     const groups = commitsAfter.groups - commitsBefore.groups
     return {
       outcome,
@@ -149,10 +153,18 @@ export const runHttpBench = (options: HttpBenchSettings) =>
   Effect.gen(function*() {
     const database = yield* freshDatabase("http")
     const { prefix } = yield* runPrefix("http")
-    const [servicePort, floorPort] = [yield* freeLocalPort, yield* freeLocalPort]
+    const auth = yield* benchAuth("http")
+    const [servicePort, opsPort, floorPort] = [yield* freeLocalPort, yield* freeLocalPort, yield* freeLocalPort]
     const service = yield* startBuiltCli(
       ["serve"],
-      { DATABASE_URL: database.url, PORT: String(servicePort), MESSAGING_PREFIX: prefix, LOG_LEVEL: "WARN" },
+      {
+        DATABASE_URL: database.url,
+        PORT: String(servicePort),
+        OPS_PORT: String(opsPort),
+        MESSAGING_PREFIX: prefix,
+        LOG_LEVEL: "WARN",
+        ...auth.env
+      },
       options.profileDirectory === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.profileDirectory}`]
     )
     const floor = yield* startScript("bench/http/floorServer.ts", [
@@ -161,12 +173,13 @@ export const runHttpBench = (options: HttpBenchSettings) =>
       String(settings.database.maxConnections)
     ])
     const serviceUrl = `http://127.0.0.1:${servicePort}`
+    const opsUrl = `http://127.0.0.1:${opsPort}`
     const floorUrl = `http://127.0.0.1:${floorPort}`
     yield* waitReady(`${serviceUrl}/ready`, 60_000, service)
     yield* floor.waitForLine(/^listening/, 30_000)
 
-    const orders = yield* withProgress("placing the orders", options.orders, options.quiet, () => placeOrders(serviceUrl, options.orders))
-    const targets: Omit<Targets, "hot"> = { orders }
+    const orders = yield* withProgress("placing the orders", options.orders, options.quiet, () => placeOrders(serviceUrl, auth, options.orders))
+    const targets: Omit<Targets, "hot"> = { customer: auth.customerId, orders }
 
     const runs = options.workloads.flatMap((workload) => {
       const floorRun = floorOf(workload)
@@ -189,12 +202,18 @@ export const runHttpBench = (options: HttpBenchSettings) =>
           progress.update(i, { unit: "runs", detail: `${run.workload} → ${run.target}` })
           // Each run has a hot order of its own: a run that stops mid-cycle leaves its connections'
           // items on it, and an order takes only so many lines.
-          const spec = (hot: string) => ({ url: run.url, workload: run.as, targets: { ...targets, hot }, connections: options.connections })
+          const spec = (hot: string) => ({
+            url: run.url,
+            workload: run.as,
+            targets: { ...targets, hot },
+            authorization: auth.headers.authorization,
+            connections: options.connections
+          })
           yield* settle(service.pid)
           if (options.warmupSeconds > 0) {
-            yield* load({ ...spec((yield* placeOrders(serviceUrl, 1))[0]!), seconds: options.warmupSeconds }, run.pid, serviceUrl)
+            yield* load({ ...spec((yield* placeOrders(serviceUrl, auth, 1))[0]!), seconds: options.warmupSeconds }, run.pid, opsUrl)
           }
-          const measured = yield* load({ ...spec((yield* placeOrders(serviceUrl, 1))[0]!), seconds: options.seconds }, run.pid, serviceUrl)
+          const measured = yield* load({ ...spec((yield* placeOrders(serviceUrl, auth, 1))[0]!), seconds: options.seconds }, run.pid, opsUrl)
           rows.push({
             workload: run.workload,
             target: run.target,

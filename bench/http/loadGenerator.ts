@@ -12,6 +12,8 @@ export interface LoadRun {
   readonly url: string
   readonly workload: Workload
   readonly targets: Targets
+  /** Sent as the Authorization header of every request. */
+  readonly authorization: string
   readonly connections: number
   readonly seconds: number
 }
@@ -60,7 +62,10 @@ const run = async (spec: LoadRun): Promise<LoadOutcome> => {
           ...request,
           method: next.method,
           path: next.path,
-          headers: next.body === undefined ? {} : { "content-type": "application/json" },
+          headers: {
+            authorization: spec.authorization,
+            ...(next.body === undefined ? {} : { "content-type": "application/json" })
+          },
           ...(next.body === undefined ? { body: undefined } : { body: next.body })
         } as autocannon.Request
       }

@@ -3,12 +3,12 @@
  * turn, one at a time. The first request of a cycle picks what the cycle works on (an order, a SKU of
  * its own); the rest follow from it. The same cycles go to the service and to its floor.
  */
-import { randomUUID } from "node:crypto"
-
 export const workloads = ["place", "spread", "hot", "get", "health", "mix"] as const
 export type Workload = (typeof workloads)[number]
 
 export interface Targets {
+  /** The customer whose token the requests carry: the orders placed are theirs. */
+  readonly customer: string
   /** Orders that commands are spread over (`spread`, `mix`). */
   readonly orders: ReadonlyArray<string>
   /** The order every connection works on in `hot`, and the one `get` reads. */
@@ -37,9 +37,10 @@ const add: Step = ({ order, sku }) => ({
 const remove: Step = ({ order, sku }) => ({ method: "DELETE", path: `/orders/${order}/items/${sku}` })
 const read: Step = ({ order }) => ({ method: "GET", path: `/orders/${order}` })
 
-export const placeBody = () =>
+/** A customer places orders for themselves only: the body names the token's subject. */
+export const placeBody = (customerId: string) =>
   JSON.stringify({
-    customerId: randomUUID(),
+    customerId,
     currency: "EUR",
     lines: [{ sku: "sku-1", quantity: 2, unitPriceCents: 1250 }, { sku: "sku-2", quantity: 1, unitPriceCents: 399 }]
   })
@@ -57,7 +58,7 @@ export const cycleOf = (workload: Workload, targets: Targets): {
   const hot = () => targets.hot
   switch (workload) {
     case "place":
-      return { pick: hot, steps: [() => ({ method: "POST", path: "/orders", body: placeBody() })] }
+      return { pick: hot, steps: [() => ({ method: "POST", path: "/orders", body: placeBody(targets.customer) })] }
     case "spread":
       return { pick: inTurn, steps: [add, remove] }
     case "hot":

@@ -158,26 +158,73 @@ export const principalOf = (payload: jose.JWTPayload, rolesClaim: string): Princ
   return { subject, roles: (claimed as ReadonlyArray<string>).filter(isRole) }
 }
 
+/** A token verified before: who it names, and the key that verified it, under the header that named the key. */
+interface Verified {
+  readonly principal: Principal
+  readonly header: jose.JWTHeaderParameters
+  readonly key: unknown
+  readonly expiresAt: number
+}
+
+/** Verified tokens kept; past it, the least recently used goes (and is verified again when it comes back). */
+const MAX_VERIFIED = 10_000
+
 export const make = (settings: AuthSettings) =>
   Effect.gen(function*() {
     const keys = yield* keysOf(settings)
+    const tolerance = Duration.toSeconds(settings.clockSkew)
     const options: jose.JWTVerifyOptions = {
       issuer: settings.issuer,
       audience: settings.audience,
       algorithms: acceptedAlgorithms,
-      clockTolerance: Duration.toSeconds(settings.clockSkew),
+      clockTolerance: tolerance,
       requiredClaims: ["exp", "sub"]
     }
+
+    /**
+     * Checking a signature is most of what a request costs the edge (hundreds of microseconds for
+     * ES256 or RS256), and a client sends the same token for as long as it is valid. So a token
+     * verified before is taken again without its signature checked, for as long as its expiry
+     * allows (the wall clock, as jose reads it) and as long as its key id still resolves to the very
+     * key that verified it: a key the provider removed, or keys fetched again, make it verified
+     * anew. Claims other than the expiry cannot change with time once they passed.
+     */
+    const verified = new Map<string, Verified>()
+    // (A Map iterates in insertion order: a token is taken out when used, and put back last.)
+    const remember = (text: string, entry: Verified) => {
+      verified.set(text, entry)
+      if (verified.size > MAX_VERIFIED) verified.delete(verified.keys().next().value!)
+    }
+
+    const verifyAnew = async (text: string): Promise<Principal | InvalidToken> => {
+      let used: { header: jose.JWTHeaderParameters; key: unknown } | undefined
+      const { payload } = await jose.jwtVerify(text, async (header, token) => {
+        const key = await keys.lookup(header, token)
+        used = { header, key }
+        return key
+      }, options)
+      const principal = principalOf(payload, settings.rolesClaim)
+      if (!(principal instanceof InvalidToken) && used !== undefined) remember(text, { principal, ...used, expiresAt: payload.exp! })
+      return principal
+    }
+
+    const check = async (text: string): Promise<Principal | InvalidToken> => {
+      const known = verified.get(text)
+      if (known !== undefined) {
+        verified.delete(text)
+        if (known.expiresAt > Math.floor(Date.now() / 1000) - tolerance && (await keys.lookup(known.header, undefined as never)) === known.key) {
+          remember(text, known)
+          return known.principal
+        }
+      }
+      return verifyAnew(text)
+    }
+
     const verify: TokenVerifierShape["verify"] = (token) =>
       Effect.tryPromise({
-        try: () => jose.jwtVerify(Redacted.value(token), keys.lookup, options),
+        try: () => check(Redacted.value(token)),
         catch: (error) => failureOf(error, settings)
-      }).pipe(
-        Effect.flatMap(({ payload }) => {
-          const principal = principalOf(payload, settings.rolesClaim)
-          return principal instanceof InvalidToken ? Effect.fail(principal) : Effect.succeed(principal)
-        })
-      )
+      }).pipe(Effect.flatMap((principal) => principal instanceof InvalidToken ? Effect.fail(principal) : Effect.succeed(principal)))
     return TokenVerifier.of({ verify, keySource: keys.source })
   })
 

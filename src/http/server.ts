@@ -8,13 +8,12 @@ import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { createServer } from "node:http"
 import * as RateLimits from "../auth/RateLimits.js"
 import * as TokenVerifier from "../auth/TokenVerifier.js"
 import { Api } from "./Api.js"
 import { anonymousRateLimit, AuthenticationLive } from "./authenticate.js"
+import * as NodeServer from "./nodeServer.js"
 import { OrdersHttpLive } from "./orders/Http.js"
 import { ReadModelsHttpLive } from "./readModels/Http.js"
 import { requestGuard } from "./requestGuard.js"
@@ -50,15 +49,19 @@ const cors = (origins: ReadonlyArray<string>) =>
     maxAge: 600
   })
 
-/** Serves the API and exposes the bound server (its address); needs the actors, the store and SQL. */
+/**
+ * Serves the API and exposes the bound server (its address); needs the actors, the store and SQL.
+ * The port opens after everything else is built (the layers provided later in this pipe are built
+ * first), so that it answers at once.
+ */
 export const layer = (options: HttpServerOptions) =>
   HttpApiBuilder.serve().pipe(
+    HttpServer.withLogAddress,
+    Layer.provideMerge(NodeServer.layer({ port: options.port, host: options.host ?? "0.0.0.0" })),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi()),
     Layer.provide(requestGuard(options.maxBodyBytes)),
     Layer.provide([anonymousRateLimit, responseHeaders, cors(options.corsOrigins)]),
     Layer.provide(ApiLive),
-    Layer.provide([TokenVerifier.layer, RateLimits.layer]),
-    HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "0.0.0.0" }))
+    Layer.provide([TokenVerifier.layer, RateLimits.layer])
   )

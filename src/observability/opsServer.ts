@@ -7,10 +7,9 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { NodeHttpServer } from "@effect/platform-node"
 import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
-import { createServer } from "node:http"
+import * as NodeServer from "../http/nodeServer.js"
 import { contentType, metricsText } from "./prometheus.js"
 import { checkReady } from "./readiness.js"
 
@@ -41,6 +40,6 @@ export const layer = (options: OpsServerOptions): Layer.Layer<never, never, SqlC
       HttpServer.addressFormattedWith((address) => Effect.logInfo(`${options.name} ops server (/health, /ready, /metrics) at ${address}`))
     )
   ).pipe(
-    Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
+    Layer.provide(NodeServer.layer({ port: options.port, host: options.host })),
     Layer.orDie
   )

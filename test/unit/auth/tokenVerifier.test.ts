@@ -3,7 +3,7 @@
  * token fails, with the reason the client is told.
  */
 import { describe, expect, it } from "vitest"
-import { Effect, Either, Redacted } from "effect"
+import { Duration, Effect, Either, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import { resolveAuth } from "../../../src/config.js"
 import { make, parseJwks } from "../../../src/auth/TokenVerifier.js"
@@ -55,6 +55,16 @@ describe("token verification", () => {
     const refused = await refusedAs(await makeToken())
     expect(refused).toMatchObject({ kind })
     expect((refused as { reason: string }).reason).toContain(reason)
+  })
+
+  it("a token verified before is taken again only while it has not expired", async () => {
+    const strict = await Effect.runPromise(make({ ...Either.getOrThrow(resolveAuth(authSettings)), clockSkew: Duration.zero }))
+    const check = (jwt: string) => Effect.runPromise(Effect.either(strict.verify(Redacted.make(jwt))))
+    const jwt = await token("x", { roles: ["staff"], expiresIn: 1 })
+    expect(await check(jwt)).toEqual(Either.right({ subject: "x", roles: ["staff"] }))
+    expect(await check(jwt)).toEqual(Either.right({ subject: "x", roles: ["staff"] }))
+    await new Promise((resolve) => setTimeout(resolve, 2_100))
+    expect(await check(jwt)).toEqual(Either.left(expect.objectContaining({ kind: "expired" })))
   })
 
   it("a JWKS file must hold public keys only", () => {
