@@ -86,15 +86,22 @@ export const parseJwks = (text: string, origin: string): jose.JSONWebKeySet => {
   return { keys } as jose.JSONWebKeySet
 }
 
-const keysOf = (settings: AuthSettings): Effect.Effect<{ readonly lookup: KeyLookup; readonly source: string }, Error> => {
+interface Keys {
+  readonly lookup: KeyLookup
+  /** Keys read once, never to change while the process runs (a file, the development key). */
+  readonly fixed: boolean
+  readonly source: string
+}
+
+const keysOf = (settings: AuthSettings): Effect.Effect<Keys, Error> => {
   switch (settings._tag) {
     case "Jwks":
-      return Effect.succeed({ lookup: remoteKeys(settings), source: `the JWKS at ${settings.url.href}` })
+      return Effect.succeed({ lookup: remoteKeys(settings), fixed: false, source: `the JWKS at ${settings.url.href}` })
     case "Keys":
       return Effect.tryPromise({
         try: async () => parseJwks(await readFile(settings.file, "utf8"), settings.file),
         catch: (error) => new Error(`AUTH_PUBLIC_KEYS_FILE=${settings.file}: ${error instanceof Error ? error.message : String(error)}`)
-      }).pipe(Effect.map((jwks) => ({ lookup: jose.createLocalJWKSet(jwks), source: `the keys in ${settings.file}` })))
+      }).pipe(Effect.map((jwks) => ({ lookup: jose.createLocalJWKSet(jwks), fixed: true, source: `the keys in ${settings.file}` })))
     case "Dev":
       return DevKeys.loadOrCreate(settings.keyFile).pipe(
         Effect.tap(({ created }) =>
@@ -106,6 +113,7 @@ const keysOf = (settings: AuthSettings): Effect.Effect<{ readonly lookup: KeyLoo
         ),
         Effect.map(({ key }) => ({
           lookup: jose.createLocalJWKSet({ keys: [DevKeys.publicJwk(key)] }),
+          fixed: true,
           source: `the development key in ${settings.keyFile}`
         })),
         Effect.mapError((error) => new Error(error.message))
@@ -208,23 +216,33 @@ export const make = (settings: AuthSettings) =>
       return principal
     }
 
-    const check = async (text: string): Promise<Principal | InvalidToken> => {
-      const known = verified.get(text)
-      if (known !== undefined) {
-        verified.delete(text)
-        if (known.expiresAt > Math.floor(Date.now() / 1000) - tolerance && (await keys.lookup(known.header, undefined as never)) === known.key) {
-          remember(text, known)
-          return known.principal
-        }
+    const unexpired = (entry: Verified) => entry.expiresAt > Math.floor(Date.now() / 1000) - tolerance
+
+    /** A token seen before whose key may have changed since (a JWKS fetched again): its key must still be the one. */
+    const check = async (text: string, known: Verified | undefined): Promise<Principal | InvalidToken> => {
+      if (known !== undefined && (await keys.lookup(known.header, undefined as never)) === known.key) {
+        remember(text, known)
+        return known.principal
       }
       return verifyAnew(text)
     }
 
     const verify: TokenVerifierShape["verify"] = (token) =>
-      Effect.tryPromise({
-        try: () => check(Redacted.value(token)),
-        catch: (error) => failureOf(error, settings)
-      }).pipe(Effect.flatMap((principal) => principal instanceof InvalidToken ? Effect.fail(principal) : Effect.succeed(principal)))
+      Effect.suspend(() => {
+        const text = Redacted.value(token)
+        const seen = verified.get(text)
+        verified.delete(text)
+        const valid = seen !== undefined && unexpired(seen) ? seen : undefined
+        // Keys that never change need no look: the token is what it was.
+        if (valid !== undefined && keys.fixed) {
+          remember(text, valid)
+          return Effect.succeed(valid.principal)
+        }
+        return Effect.tryPromise({
+          try: () => check(text, valid),
+          catch: (error) => failureOf(error, settings)
+        }).pipe(Effect.flatMap((principal) => principal instanceof InvalidToken ? Effect.fail(principal) : Effect.succeed(principal)))
+      })
     return TokenVerifier.of({ verify, keySource: keys.source })
   })
 

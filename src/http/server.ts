@@ -8,7 +8,7 @@ import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as RateLimits from "../auth/RateLimits.js"
 import * as TokenVerifier from "../auth/TokenVerifier.js"
 import { Api } from "./Api.js"
@@ -32,11 +32,16 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
   Layer.provide(AuthenticationLive)
 )
 
-/** Every response: its type is what it says (no sniffing), and nothing of it is cached on the way. */
-const responseHeaders = HttpApiBuilder.middleware(
-  HttpApp.appendPreResponseHandler((_request, response) =>
+/**
+ * Every response: its type is what it says (no sniffing), and nothing of it is cached on the way.
+ * Set while the server's handler is made, so that every request's fiber starts with it, rather than
+ * added to each request.
+ */
+const withResponseHeaders = Layer.locally(
+  HttpApp.currentPreResponseHandlers,
+  Option.some((_request, response) =>
     Effect.succeed(HttpServerResponse.setHeaders(response, { "x-content-type-options": "nosniff", "cache-control": "no-store" }))
-  ).pipe(Effect.as((app: HttpApp.Default) => app))
+  )
 )
 
 /** A listed origin is named back (with Vary: Origin); any other gets no CORS headers at all. */
@@ -56,12 +61,13 @@ const cors = (origins: ReadonlyArray<string>) =>
  */
 export const layer = (options: HttpServerOptions) =>
   HttpApiBuilder.serve().pipe(
+    withResponseHeaders,
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeServer.layer({ port: options.port, host: options.host ?? "0.0.0.0" })),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi()),
     Layer.provide(requestGuard(options.maxBodyBytes)),
-    Layer.provide([anonymousRateLimit, responseHeaders, cors(options.corsOrigins)]),
+    Layer.provide([anonymousRateLimit, cors(options.corsOrigins)]),
     Layer.provide(ApiLive),
     Layer.provide([TokenVerifier.layer, RateLimits.layer])
   )
