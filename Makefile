@@ -82,7 +82,7 @@ project: services build ## run the projector alone (order.events → order_summa
 
 # Only the token goes to stdout (the build's output goes to stderr): TOKEN=$$(make token ROLE=admin) works.
 token: ## print a development token: make token ROLE=<customer|staff|admin|service> SUBJECT=<id> (for a customer, a UUID)
-	@$(MAKE) --no-print-directory build >&2
+	@$(MAKE) --no-print-directory --silent build >&2
 	@$(CLI) token --role "$${ROLE:?set ROLE=customer, staff, admin or service}" $${SUBJECT:+--subject "$$SUBJECT"} $${TTL_SECONDS:+--ttl-seconds "$$TTL_SECONDS"}
 
 push-sink: build ## a local stand-in for a push provider that prints each push (port PUSH_SINK_PORT)
