@@ -92,7 +92,12 @@ const opsServer = (name: string, port: (config: AppConfigShape) => number) =>
 
 export const HttpLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
-    ApiServer.layer({ port: config.http.port, maxBodyBytes: config.http.maxBodyBytes, corsOrigins: config.http.corsOrigins }))
+    ApiServer.layer({
+      port: config.http.port,
+      maxBodyBytes: config.http.maxBodyBytes,
+      corsOrigins: config.http.corsOrigins,
+      accessLogLevel: config.http.accessLogLevel
+    }))
 ).pipe(Layer.provide(OrderSummaries.layer), Layer.provide(RuntimeLive), Layer.provide(NodeContext.layer))
 
 /** `serve`'s ops server, on OPS_PORT. */

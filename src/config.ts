@@ -164,7 +164,12 @@ export const appConfig = Config.all({
      * Behind a proxy, a caller's address is the last one the proxy adds to X-Forwarded-For; only
      * set this when a proxy you run sets that header, or callers can pick their own address.
      */
-    trustProxy: withDefault(Config.boolean("HTTP_TRUST_PROXY"), false)
+    trustProxy: withDefault(Config.boolean("HTTP_TRUST_PROXY"), false),
+    /** The level of the one access-log line each request gets; `none` writes none. */
+    accessLogLevel: withDefault(
+      Config.literal("none")("HTTP_ACCESS_LOG").pipe(Config.orElse(() => Config.logLevel("HTTP_ACCESS_LOG"))),
+      LogLevel.Info as LogLevel.LogLevel | "none"
+    )
   }),
   auth: rawAuth,
   /** Requests per principal, and per address for requests without a valid token. */

@@ -20,23 +20,29 @@ import { runMigrations } from "../database/migrations.js"
 import { EventStore } from "../eventstore/EventStore.js"
 import { LoggingLive } from "../logging.js"
 import { quarantine } from "./quarantine.js"
+import * as Tracing from "../observability/tracing.js"
 import * as DevKeys from "../auth/devKeys.js"
 import { roles } from "../auth/policy.js"
 import { authSettings } from "../auth/TokenVerifier.js"
 import { randomUUID } from "node:crypto"
 
-const serve = Command.make("serve", {}, () =>
-  Layer.launch(ServeLive).pipe(Effect.tapErrorCause((cause) => Effect.logError("the server stopped", cause)))
-).pipe(Command.withDescription("Serve the HTTP API and run the outbox relay (applies pending migrations first)"))
+/** Runs a long-lived role until it is stopped, with its tracer; says why when it stops on its own. */
+const launch = <A, E, R>(role: string, what: string, layer: Layer.Layer<A, E, R>) =>
+  Layer.launch(layer.pipe(Layer.provide(Tracing.layer(role)))).pipe(
+    Effect.tapErrorCause((cause) => Effect.logError(`the ${what} stopped`, cause))
+  )
 
-const relay = Command.make("relay", {}, () =>
-  Layer.launch(RelayLive).pipe(Effect.tapErrorCause((cause) => Effect.logError("the relay stopped", cause)))
-).pipe(Command.withDescription("Run the outbox relay alone (one process at a time is active; others stand by)"))
+const serve = Command.make("serve", {}, () => launch("serve", "server", ServeLive)).pipe(
+  Command.withDescription("Serve the HTTP API and run the outbox relay (applies pending migrations first)")
+)
 
-const worker = Command.make("worker", {}, () =>
-  Layer.launch(Layer.merge(WorkerLive, WorkerOpsLive)).pipe(
-    Effect.tapErrorCause((cause) => Effect.logError("the worker stopped", cause))
-  )).pipe(Command.withDescription("Deliver push notifications from RabbitMQ (run as many as you like)"))
+const relay = Command.make("relay", {}, () => launch("relay", "relay", RelayLive)).pipe(
+  Command.withDescription("Run the outbox relay alone (one process at a time is active; others stand by)")
+)
+
+const worker = Command.make("worker", {}, () => launch("worker", "worker", Layer.merge(WorkerLive, WorkerOpsLive))).pipe(
+  Command.withDescription("Deliver push notifications from RabbitMQ (run as many as you like)")
+)
 
 const pushSink = Command.make("push-sink", {
   port: Options.integer("port").pipe(Options.withDefault(4000), Options.withDescription("Port to listen on"))
@@ -88,7 +94,7 @@ const dlq = Command.make("dlq").pipe(
 )
 
 const project = Command.make("project", {}, () =>
-  Layer.launch(ProjectorLive).pipe(Effect.tapErrorCause((cause) => Effect.logError("the projector stopped", cause)))
+  launch("project", "projector", ProjectorLive)
 ).pipe(Command.withDescription("Run the projector alone: order.events → order_summaries (run as many as you like)"))
 
 const rebuild = Command.make("rebuild", {

@@ -14,6 +14,9 @@ export interface EventMetadata {
   readonly userId: string | null
   /** The role that allowed it (customer, staff, admin, service), with userId. */
   readonly role?: string | undefined
+  /** The W3C trace context of the command's span, so that what the event causes joins its trace. */
+  readonly traceparent?: string | undefined
+  readonly tracestate?: string | undefined
 }
 
 export interface NewEvent {

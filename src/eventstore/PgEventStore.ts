@@ -325,13 +325,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
 
   /** Appends alone; a lost reply is resolved by the events' ids, never read as a conflict. */
   const appendAlone = (request: AppendRequest): Effect.Effect<AppendOutcome, AppendError> =>
-    appendOnce(request).pipe(
-      Effect.catchTag("LostReply", (lost) => resolveLostReply(request, lost)),
-      Effect.withSpan("EventStore.append", {
-        attributes: { streamId: request.streamId, expectedVersion: request.expectedVersion, events: request.events.length },
-        captureStackTrace: false
-      })
-    )
+    appendOnce(request).pipe(Effect.catchTag("LostReply", (lost) => resolveLostReply(request, lost)))
 
   /**
    * Group commit: appends from many actors (without idempotency keys) that arrive while others are
@@ -442,7 +436,13 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
     Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
       request.idempotency !== undefined || Option.isSome(transaction)
         ? appendAlone(request)
-        : Effect.async<AppendOutcome, AppendError>((reply) => void Queue.unsafeOffer(waiting, { request, reply })))
+        : Effect.async<AppendOutcome, AppendError>((reply) => void Queue.unsafeOffer(waiting, { request, reply }))).pipe(
+        // From the caller's side: alone or in a group commit, until its events are durable.
+        Effect.withSpan("EventStore.append", {
+          attributes: { streamId: request.streamId, expectedVersion: request.expectedVersion, events: request.events.length },
+          captureStackTrace: false
+        })
+      )
 
   /**
    * One stream's events in a range, with the columns given. Up to a moment: the prefix of versions

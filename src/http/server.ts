@@ -8,9 +8,10 @@ import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, type LogLevel, Option } from "effect"
 import * as RateLimits from "../auth/RateLimits.js"
 import * as TokenVerifier from "../auth/TokenVerifier.js"
+import { accessLog } from "./accessLog.js"
 import { Api } from "./Api.js"
 import { anonymousRateLimit, AuthenticationLive } from "./authenticate.js"
 import * as NodeServer from "./nodeServer.js"
@@ -25,6 +26,7 @@ export interface HttpServerOptions {
   readonly maxBodyBytes: number
   /** Browser origins allowed to call the API; none: no CORS headers at all. */
   readonly corsOrigins: ReadonlyArray<string>
+  readonly accessLogLevel: LogLevel.LogLevel | "none"
 }
 
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
@@ -60,7 +62,7 @@ const cors = (origins: ReadonlyArray<string>) =>
  * first), so that it answers at once.
  */
 export const layer = (options: HttpServerOptions) =>
-  HttpApiBuilder.serve().pipe(
+  HttpApiBuilder.serve(accessLog(options.accessLogLevel)).pipe(
     withResponseHeaders,
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeServer.layer({ port: options.port, host: options.host ?? "0.0.0.0" })),

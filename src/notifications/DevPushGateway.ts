@@ -11,6 +11,8 @@ import type { AddressInfo } from "node:net"
 
 export interface ReceivedPush {
   readonly idempotencyKey: string
+  /** The trace the push belongs to, as the worker's request carried it. */
+  readonly traceparent: string | undefined
   readonly body: any
   readonly at: number
 }
@@ -57,7 +59,8 @@ export const startDevPushGateway = (options: {
       }
       const idempotencyKey = String(request.headers["idempotency-key"] ?? "")
       // A plain node:http server outside any Effect: when a push arrived, by the wall clock.
-      const push: ReceivedPush = { idempotencyKey, body, at: Date.now() }
+      const traceparent = request.headers["traceparent"]
+      const push: ReceivedPush = { idempotencyKey, traceparent: typeof traceparent === "string" ? traceparent : undefined, body, at: Date.now() }
       requests.push(push)
       const attempt = (attempts.get(idempotencyKey) ?? 0) + 1
       attempts.set(idempotencyKey, attempt)

@@ -35,6 +35,7 @@ import {
   Either,
   FiberSet,
   Metric,
+  Option,
   ParseResult,
   Queue,
   Redacted,
@@ -51,6 +52,7 @@ import { renderNotification } from "./render.js"
 import * as Sweeper from "./Sweeper.js"
 import { purgeForever } from "../database/retention.js"
 import { declareDelayQueue, declareWorkerTopology, delayFor, retryDelays } from "./topology.js"
+import { parentSpan } from "../observability/traceContext.js"
 
 export interface NotificationWorkerOptions {
   readonly url: Redacted.Redacted
@@ -319,6 +321,23 @@ export const run = (options: NotificationWorkerOptions) =>
         )
       )
 
+    /**
+     * A task's delivery is a step of the trace of the command that caused it: a child span of the
+     * context its message carries (retries included, so that the trace shows every attempt), and
+     * the push request carries it on.
+     */
+    const continuingTrace = ({ message, task }: Received) => <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+      const headers = message.properties.headers ?? {}
+      const text = (value: unknown) => typeof value === "string" ? value : undefined
+      const parent = parentSpan(text(headers["traceparent"]), text(headers["tracestate"]))
+      return Effect.withSpan(effect, "notification deliver", {
+        kind: "consumer",
+        captureStackTrace: false,
+        attributes: { "messaging.system": "rabbitmq", "messaging.message.id": task.eventId, notification: task.notification },
+        ...(Option.isSome(parent) ? { parent: parent.value } : {})
+      })
+    }
+
     /** A batch: one claim statement for its tasks, then each task pushed, recorded and acked on its own. */
     const handleBatch = (session: Session, messages: ReadonlyArray<amqp.ConsumeMessage>) =>
       Effect.gen(function*() {
@@ -352,7 +371,7 @@ export const run = (options: NotificationWorkerOptions) =>
             const [claimedAt, claims] = claimed.right
             for (const one of received) {
               const claim: Claim = claims.get(one.task.eventId) ?? { _tag: "Busy", retryIn: Duration.seconds(1) }
-              settlements.push(settling(session, one.message, deliver(session, one, claim, claimedAt)))
+              settlements.push(settling(session, one.message, deliver(session, one, claim, claimedAt)).pipe(continuingTrace(one)))
             }
           }
         }

@@ -26,6 +26,7 @@ import { Clock, Duration, Effect, Fiber, Metric, MetricBoundaries, Queue, Schedu
 import { APPENDED_CHANNEL } from "../eventstore/EventStore.js"
 import type { BrokerUnavailable } from "./errors.js"
 import { KafkaPublisher } from "./KafkaPublisher.js"
+import { spannedPerTrace } from "../observability/traceContext.js"
 import { type AmqpRecord, toAmqpRecord, toKafkaRecord, type Topology } from "./messages.js"
 import { type Destination, destinations, type OutboxCursor, type OutboxEntry, OutboxStore } from "./OutboxStore.js"
 import { RabbitPublisher } from "./RabbitPublisher.js"
@@ -92,15 +93,20 @@ export const run = (options: OutboxRelayOptions) =>
     const awaitWork = (destination: Destination) =>
       Queue.take(wakeups[destinations.indexOf(destination)]!).pipe(Effect.timeout(options.pollInterval), Effect.ignore)
 
+    /** Each trace in the batch sees its publish (a producer span), however many events share it. */
     const publish = (destination: Destination, batch: ReadonlyArray<OutboxEntry>) => {
+      const traced = spannedPerTrace(`${destination === "events" ? "kafka" : "rabbitmq"} publish`, batch.map((entry) => entry.event.metadata), {
+        kind: "producer",
+        attributes: { "messaging.system": destination === "events" ? "kafka" : "rabbitmq", "messaging.batch.message_count": batch.length }
+      })
       if (destination === "events") {
-        return kafka.publish(batch.map((entry) => ({ record: toKafkaRecord(options.names, entry.event), position: entry.cursor })))
+        return kafka.publish(batch.map((entry) => ({ record: toKafkaRecord(options.names, entry.event), position: entry.cursor }))).pipe(traced)
       }
       const records: Array<AmqpRecord> = []
       for (const entry of batch) {
         if (entry.notification !== null) records.push(toAmqpRecord(options.names, entry.event, entry.notification))
       }
-      return rabbit.publish(records)
+      return rabbit.publish(records).pipe(traced)
     }
 
     /** Retries until the broker answers; one warning when it goes down, one line when it is back. */

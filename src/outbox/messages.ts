@@ -11,6 +11,7 @@
 import { Schema } from "effect"
 import type { Notification } from "../domain/aggregate.js"
 import type { EventMetadata, RecordedEvent } from "../eventstore/EventStore.js"
+import { traceHeaders } from "../observability/traceContext.js"
 
 export const ENVELOPE_VERSION = 1
 export const TASK_VERSION = 1
@@ -41,7 +42,9 @@ const Metadata = Schema.Struct({
   correlationId: Schema.String,
   causationId: Schema.NullOr(Schema.String),
   userId: Schema.NullOr(Schema.String),
-  role: Schema.optional(Schema.String)
+  role: Schema.optional(Schema.String),
+  traceparent: Schema.optional(Schema.String),
+  tracestate: Schema.optional(Schema.String)
 })
 
 /** The value of every Kafka message: the event as stored, in a stable shape. */
@@ -116,7 +119,8 @@ export const toKafkaRecord = (names: Topology, event: RecordedEvent): KafkaRecor
     "event-id": event.eventId,
     "correlation-id": correlationOf(event.metadata),
     "schema-version": String(event.schemaVersion),
-    "envelope-version": String(ENVELOPE_VERSION)
+    "envelope-version": String(ENVELOPE_VERSION),
+    ...traceHeaders(event.metadata)
   }
 })
 
@@ -143,6 +147,6 @@ export const toAmqpRecord = (names: Topology, event: RecordedEvent, notification
     correlationId: task.correlationId,
     type: `${event.streamType}.${notification.name}`,
     timestamp: Math.floor(event.recordedAt.getTime() / 1000),
-    headers: { "task-version": TASK_VERSION, "schema-version": event.schemaVersion }
+    headers: { "task-version": TASK_VERSION, "schema-version": event.schemaVersion, ...traceHeaders(event.metadata) }
   }
 }

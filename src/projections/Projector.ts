@@ -12,6 +12,7 @@ import { kafkaClient } from "../outbox/KafkaPublisher.js"
 import { QuarantineStore } from "../quarantine/QuarantineStore.js"
 import { projectEvents } from "./projectEvents.js"
 import type { StoredEventRef } from "./orderSummary.js"
+import { spannedPerTrace } from "../observability/traceContext.js"
 
 export interface ProjectorOptions {
   readonly brokers: ReadonlyArray<string>
@@ -52,12 +53,16 @@ export const run = (options: ProjectorOptions, onLag?: LagListener) =>
 
     const handleBatch = ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
       const events: Array<StoredEventRef> = []
+      const traces: Array<EventEnvelope["metadata"]> = []
       const undecodable: Array<{ readonly offset: string; readonly text: string; readonly reason: string }> = []
       for (const message of batch.messages) {
         const text = message.value?.toString("utf8") ?? ""
         const decoded = decodeEnvelope(text)
         if (decoded._tag === "Left") undecodable.push({ offset: message.offset, text, reason: decoded.left.message })
-        else events.push(decoded.right)
+        else {
+          events.push(decoded.right)
+          traces.push(decoded.right.metadata)
+        }
       }
       // Not an event envelope this projector can read: parked, never skipped in silence. A newer
       // schema written by a newer runtime shows up here too, and is retried once this one is upgraded.
@@ -68,7 +73,12 @@ export const run = (options: ProjectorOptions, onLag?: LagListener) =>
             message.reason.slice(0, 500),
           received: message.text
         }), { discard: true })
+      // Each trace in the batch sees the read model written (child spans: the write continues the command).
       const apply = projectEvents(events).pipe(
+        spannedPerTrace("order_summaries write", traces, {
+          kind: "consumer",
+          attributes: { "messaging.system": "kafka", "messaging.destination.name": batch.topic, "messaging.kafka.partition": batch.partition }
+        }),
         Effect.tapError((error) =>
           Effect.logWarning("projection batch failed; retrying").pipe(
             Effect.annotateLogs({ partition: batch.partition, error: "reason" in error ? error.reason : String(error) }),

@@ -29,6 +29,7 @@ import {
 } from "effect"
 import { AppConfig, type RuntimeSettings } from "../config.js"
 import type { AggregateDefinition } from "../domain/aggregate.js"
+import { currentTraceContext } from "../observability/traceContext.js"
 import { EventStore, type EventStoreShape } from "../eventstore/EventStore.js"
 import {
   type ActorState,
@@ -252,9 +253,12 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
         else if (delivered === "full") resume(Effect.fail(new Overloaded({ streamType, id, retryAfterSeconds: 1 })))
       }).pipe(Effect.ensuring(flushPassivations))
 
-    const execute: ActorSystem<State, Command, Event>["execute"] = (id, command, options) =>
+    const execute: ActorSystem<State, Command, Event>["execute"] = (id, command, given) =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
+        // The events carry the trace of the command's span (this one), unless the caller gave one.
+        const trace = given.metadata.traceparent === undefined ? yield* currentTraceContext : Option.none()
+        const options = Option.isSome(trace) ? { ...given, metadata: { ...given.metadata, ...trace.value } } : given
         const plain = options.expectedVersion === undefined && options.idempotency === undefined
         const exit = yield* Effect.exit(
           plain

@@ -9,6 +9,7 @@ import { Effect, Either, Exit, Metric, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import type { AggregateDefinition, DomainError } from "../domain/aggregate.js"
 import type { AppendOutcome, EventMetadata, EventStoreShape, HistoryEvent, IdempotencyClaim } from "../eventstore/EventStore.js"
+import { spannedPerTrace, withParentFrom } from "../observability/traceContext.js"
 import { type Decided, decideInTurn } from "./decide.js"
 import { foldHistory, type Versioned } from "./replay.js"
 import {
@@ -313,7 +314,9 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       Effect.withSpan(`Actor.execute`, {
         attributes: { streamType: definition.streamType, streamId: id, command: command._tag },
         captureStackTrace: false
-      })
+      }),
+      // The actor's fiber is not the caller's: the command's trace comes with it.
+      withParentFrom(options.metadata)
     ) as Effect.Effect<CommandResult<State, Event>, CommandError>
 
   /**
@@ -364,9 +367,9 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         Either.match(decided, { onLeft: (error) => Exit.fail(refusal(error)), onRight: (done) => Exit.succeed(toResult(done)) })
       )
     }).pipe(
-      Effect.withSpan("Actor.executeBatch", {
-        attributes: { streamType: definition.streamType, streamId: id, commands: items.length },
-        captureStackTrace: false
+      spannedPerTrace("Actor.executeBatch", items.map((item) => item.options.metadata), {
+        kind: "internal",
+        attributes: { streamType: definition.streamType, streamId: id, commands: items.length }
       })
     )
 

@@ -33,7 +33,8 @@ export const testConfig = (overrides: ConfigOverrides = {}) =>
         maxConnections: 8,
         ...overrides.database
       },
-      http: { ...config.http, port: 0, ...overrides.http },
+      // No access-log line per request in the tests' output (the tracing test's processes write them).
+      http: { ...config.http, port: 0, accessLogLevel: "none", ...overrides.http },
       auth: overrides.auth ?? authSettings,
       rateLimits: overrides.rateLimits ?? { principal: unlimited, anonymous: unlimited },
       ops: { ...config.ops, port: 0 },
