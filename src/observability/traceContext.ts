@@ -4,6 +4,7 @@
  * the relay, and taken up again by the projector and the worker as the parent of their spans.
  */
 import * as OtelTracer from "@effect/opentelemetry/Tracer"
+import type * as OtelApi from "@opentelemetry/api"
 import { Clock, Effect, Option, type Tracer } from "effect"
 
 export interface TraceContext {
@@ -11,18 +12,20 @@ export interface TraceContext {
   readonly tracestate?: string | undefined
 }
 
+/** How @effect/opentelemetry marks its spans (a global symbol): they hold the OpenTelemetry span, with its trace state. */
+const OtelSpanTypeId = Symbol.for("@effect/opentelemetry/Tracer/OtelSpan")
+
 /**
- * The current span's context, with its real sampling flag and trace state when OpenTelemetry is
- * installed (under Effect's own tracer, a sampled context with no state); none outside any span.
+ * The current span's context, with its sampling flag, and its trace state when OpenTelemetry is
+ * installed; none outside any span. Read from the span itself: no wrapper is made per command.
  */
-export const currentTraceContext: Effect.Effect<Option.Option<TraceContext>> = OtelTracer.currentOtelSpan.pipe(
-  Effect.map((span): TraceContext => {
-    const context = span.spanContext()
-    const flags = (context.traceFlags & 0xff).toString(16).padStart(2, "0")
-    const tracestate = context.traceState?.serialize()
-    return { traceparent: `00-${context.traceId}-${context.spanId}-${flags}`, ...(tracestate ? { tracestate } : {}) }
-  }),
-  Effect.option
+export const currentTraceContext: Effect.Effect<Option.Option<TraceContext>> = Effect.map(
+  Effect.option(Effect.currentSpan),
+  Option.map((span): TraceContext => {
+    const traceparent = `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+    const tracestate = OtelSpanTypeId in span ? (span as unknown as { span: OtelApi.Span }).span.spanContext().traceState?.serialize() : undefined
+    return tracestate ? { traceparent, tracestate } : { traceparent }
+  })
 )
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
