@@ -20,6 +20,7 @@ import { runMigrations } from "../database/migrations.js"
 import { EventStore } from "../eventstore/EventStore.js"
 import { LoggingLive } from "../logging.js"
 import { quarantine } from "./quarantine.js"
+import { status } from "./status.js"
 import * as Tracing from "../observability/tracing.js"
 import * as DevKeys from "../auth/devKeys.js"
 import { roles } from "../auth/policy.js"
@@ -205,7 +206,7 @@ const token = Command.make("token", {
   })).pipe(Command.withDescription("Print a bearer token signed with the development key (development only)"))
 
 const cli = Command.make("actors").pipe(
-  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, dlq, quarantine, migrate, events, token]),
+  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, dlq, quarantine, migrate, events, token, status]),
   Command.run({ name: "event-sourced-actors", version: "0.1.0" })
 )
 

@@ -71,6 +71,8 @@ export interface DeliveryStoreShape {
     limit: number,
     redriveAfter: Duration.Duration
   ) => Effect.Effect<ReadonlyArray<StuckDelivery>, SqlError.SqlError>
+  /** How many deliveries are past their due time now: what the sweepers have yet to take. */
+  readonly countStuck: Effect.Effect<number, SqlError.SqlError>
   /** Deletes up to `limit` settled deliveries (sent or dead) older than `retention`; gives the count. */
   readonly purgeSettled: (retention: Duration.Duration, limit: number) => Effect.Effect<number, SqlError.SqlError>
 }
@@ -215,6 +217,12 @@ export const make = Effect.gen(function*() {
       Effect.withSpan("DeliveryStore.takeStuck", { attributes: { limit } })
     )
 
+  const countStuck: DeliveryStoreShape["countStuck"] = sql<{ stuck: number }>`
+    SELECT count(*)::int AS stuck FROM notification_deliveries
+    WHERE status IN ('sending', 'retrying') AND sweep_at < now() AND task IS NOT NULL`.pipe(
+    Effect.map((rows) => rows[0]?.stuck ?? 0)
+  )
+
   const purgeSettled: DeliveryStoreShape["purgeSettled"] = (retention, limit) =>
     sql<{ purged: number }>`
       WITH old AS (
@@ -227,7 +235,7 @@ export const make = Effect.gen(function*() {
       )
       SELECT count(*)::int AS purged FROM deleted`.pipe(Effect.map(([row]) => row?.purged ?? 0))
 
-  return DeliveryStore.of({ claimMany, renewClaim, markSent, markRetrying, markDead, reopen, takeStuck, purgeSettled })
+  return DeliveryStore.of({ claimMany, renewClaim, markSent, markRetrying, markDead, reopen, takeStuck, countStuck, purgeSettled })
 })
 
 export const layer = Layer.effect(DeliveryStore, make)

@@ -77,6 +77,15 @@ export const kafkaClient = (brokers: ReadonlyArray<string>, clientId: string) =>
     logLevel: logLevel.NOTHING
   })
 
+/** A consumer group's lag on each partition of a topic: the end offsets less the group's committed ones. */
+export const partitionLags = async (admin: Admin, topic: string, groupId: string) => {
+  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })])
+  const done = new Map(committed.flatMap((entry) => entry.partitions.map((p) => [p.partition, Number(p.offset)] as const)))
+  return ends
+    .map((end) => ({ partition: end.partition, lag: Math.max(0, Number(end.high) - Math.max(0, done.get(end.partition) ?? 0)) }))
+    .sort((a, b) => a.partition - b.partition)
+}
+
 /** Creates the topics that do not exist yet: `retention.ms` and `retention.bytes` unlimited. */
 export const ensureTopics = (admin: Admin, spec: KafkaTopicSpec) =>
   Effect.tryPromise({

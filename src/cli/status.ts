@@ -1,0 +1,119 @@
+/**
+ * `status`: the state of the whole pipeline on one screen (or as JSON with --json): which process
+ * is the active relay, the outbox backlog per destination, the projector's lag per partition, the
+ * dead letters waiting, the quarantined rows and the deliveries stuck past their due time. Each
+ * part is asked on its own, with a timeout: one that does not answer says so, and the rest shows.
+ */
+import { Command, Options } from "@effect/cli"
+import { SqlClient } from "@effect/sql"
+import amqp from "amqplib"
+import { Console, Duration, Effect, Layer, Redacted } from "effect"
+import { DatabaseLive } from "../app.js"
+import { AppConfig } from "../config.js"
+import * as DeliveryStore from "../notifications/DeliveryStore.js"
+import { kafkaClient, partitionLags } from "../outbox/KafkaPublisher.js"
+import { topology } from "../outbox/messages.js"
+import { RELAY_LOCK } from "../outbox/OutboxRelay.js"
+import * as OutboxStore from "../outbox/OutboxStore.js"
+import * as QuarantineStore from "../quarantine/QuarantineStore.js"
+
+/** A part of the status, or why it could not be had. */
+type Part<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: string }
+
+const part = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<Part<A>, never, R> =>
+  effect.pipe(
+    Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => "no answer within 5 s" }),
+    Effect.match({
+      onFailure: (error): Part<A> => ({ ok: false, error: error instanceof Error ? error.message : String(error) }),
+      onSuccess: (value): Part<A> => ({ ok: true, value })
+    })
+  )
+
+const activeRelay = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ pid: number; client: string | null; since: Date }>`
+    SELECT a.pid, host(a.client_addr) AS client, a.backend_start AS since
+    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ${RELAY_LOCK} AND l.classid = 0`
+  const row = rows[0]
+  return row === undefined ? null : { pid: row.pid, client: row.client ?? "local", since: row.since.toISOString() }
+})
+
+const projectorLag = (brokers: ReadonlyArray<string>, topic: string, groupId: string) =>
+  Effect.acquireUseRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const admin = kafkaClient(brokers, "status").admin()
+        await admin.connect()
+        return admin
+      },
+      catch: (error) => new Error(`Kafka does not answer: ${String(error)}`)
+    }),
+    (admin) => Effect.tryPromise({ try: () => partitionLags(admin, topic, groupId), catch: (error) => new Error(`Kafka: ${String(error)}`) }),
+    (admin) => Effect.promise(() => admin.disconnect().catch(() => undefined))
+  )
+
+const queueDepth = (url: Redacted.Redacted, queue: string) =>
+  Effect.acquireUseRelease(
+    Effect.tryPromise({
+      try: () => amqp.connect(Redacted.value(url), { timeout: 5_000 }),
+      catch: (error) => new Error(`RabbitMQ does not answer: ${String(error)}`)
+    }),
+    (connection) =>
+      Effect.tryPromise({
+        try: async () => {
+          const channel = await connection.createChannel()
+          channel.on("error", () => undefined)
+          // A queue no worker has declared yet holds nothing.
+          return await channel.checkQueue(queue).then((declared) => declared.messageCount, (error: Error) => {
+            if (String(error.message).includes("NOT_FOUND")) return 0
+            throw error
+          })
+        },
+        catch: (error) => new Error(`RabbitMQ: ${String(error)}`)
+      }),
+    (connection) => Effect.promise(() => connection.close().catch(() => undefined))
+  )
+
+export const readStatus = Effect.gen(function*() {
+  const config = yield* AppConfig
+  const names = topology(config.messagingPrefix)
+  const outbox = yield* OutboxStore.OutboxStore
+  const quarantine = yield* QuarantineStore.QuarantineStore
+  const deliveries = yield* DeliveryStore.DeliveryStore
+  return yield* Effect.all({
+    activeRelay: part(activeRelay),
+    outboxBacklog: part(outbox.backlog),
+    projectorLag: part(projectorLag(config.kafka.brokers, names.eventsTopic("order"), `${config.messagingPrefix}projector.order_summaries`)),
+    deadLetters: part(queueDepth(config.amqp.url, names.deadLetterQueue)),
+    quarantined: part(Effect.map(quarantine.list(), (parked) => parked.length)),
+    stuckDeliveries: part(deliveries.countStuck)
+  }, { concurrency: "unbounded" })
+})
+
+export type Status = Effect.Effect.Success<typeof readStatus>
+
+const show = <A>(value: Part<A>, render: (value: A) => string) => value.ok ? render(value.value) : `unknown (${value.error})`
+
+/** The status as lines of text, one part each. */
+export const renderStatus = (status: Status) =>
+  [
+    `active relay        ${show(status.activeRelay, (relay) => relay === null ? "none: no relay holds the lock" : `pid ${relay.pid} from ${relay.client}, since ${relay.since}`)}`,
+    `outbox backlog      ${show(status.outboxBacklog, (backlog) => `events ${backlog.events}, notifications ${backlog.notifications}`)}`,
+    `projector lag       ${show(status.projectorLag, (lags) => lags.map(({ lag, partition }) => `p${partition} ${lag}`).join(", ") || "no partitions")}`,
+    `dead letters        ${show(status.deadLetters, String)}`,
+    `quarantined rows    ${show(status.quarantined, String)}`,
+    `stuck deliveries    ${show(status.stuckDeliveries, String)}`
+  ].join("\n")
+
+const StatusLive = Layer.mergeAll(OutboxStore.layer, QuarantineStore.layer, DeliveryStore.layer).pipe(Layer.provideMerge(DatabaseLive))
+
+export const status = Command.make("status", {
+  json: Options.boolean("json").pipe(Options.withDescription("Print the status as JSON"))
+}, ({ json }) =>
+  Effect.gen(function*() {
+    const current = yield* readStatus
+    yield* Console.log(json ? JSON.stringify(current, null, 2) : renderStatus(current))
+  }).pipe(Effect.provide(StatusLive))).pipe(
+  Command.withDescription("The pipeline at a glance: active relay, outbox backlog, projector lag, dead letters, quarantine, stuck deliveries")
+)
