@@ -13,11 +13,14 @@ CLI := node --enable-source-maps dist/cli/main.js
 BUILT := dist/.built
 # Written after a complete install; a newer package.json or lock file triggers a new one.
 INSTALLED := node_modules/.installed
+# promtool checks the Prometheus alert rules: taken once from Debian's prometheus package, unpacked
+# into .data/bin (nothing is installed system-wide, no Prometheus server runs).
+PROMTOOL := .data/bin/promtool
 # The fault tests put toxiproxy between the code and the services; built once from its pinned source.
 TOXIPROXY := .data/bin/toxiproxy-server
 TOXIPROXY_VERSION := v2.12.0
 
-.PHONY: help install build services services-down services-status run relay worker push-sink token test test-unit typecheck migrate \
+.PHONY: help install build check-alerts services services-down services-status run relay worker push-sink token test test-unit typecheck migrate \
 	bench bench-readme bench-replay bench-commands bench-http profile-http bench-actors bench-outbox bench-worker bench-projection project toxiproxy soak
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
@@ -44,6 +47,19 @@ $(TOXIPROXY):
 	@echo "building toxiproxy $(TOXIPROXY_VERSION) (once; about a minute)"
 	@mkdir -p $(@D) && GOBIN="$(CURDIR)/$(@D)" go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION)
 	@mv $(@D)/server $@
+
+$(PROMTOOL):
+	@command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null \
+	  || { echo "error: promtool comes from Debian's prometheus package here; install promtool and copy it to $@" >&2; exit 1; }
+	@echo "fetching promtool from Debian's prometheus package (once)"
+	@rm -rf .data/tmp/promtool && mkdir -p .data/tmp/promtool $(@D)
+	@cd .data/tmp/promtool && { apt-get download prometheus >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null && apt-get download prometheus >/dev/null; }; } && dpkg-deb -x prometheus_*.deb root
+	@mv .data/tmp/promtool/root/usr/bin/promtool $@ && rm -rf .data/tmp/promtool
+
+check-alerts: $(PROMTOOL) ## check the Prometheus alert rules (ops/prometheus) and run their unit tests
+	@$(PROMTOOL) check rules ops/prometheus/alerts.yml
+	@cd ops/prometheus && ../../$(PROMTOOL) test rules alerts.test.yml
 
 services: $(INSTALLED) ## start PostgreSQL, RabbitMQ and Kafka (no-op when they answer)
 	@bash scripts/services.sh up
@@ -89,7 +105,7 @@ push-sink: build ## a local stand-in for a push provider that prints each push (
 	@$(CLI) push-sink --port $(PUSH_SINK_PORT)
 
 # The tests run the sources with tsx; `build` is here so that CI also compiles what `make run` runs.
-test: services typecheck build $(TOXIPROXY) ## the whole suite: unit, integration and end-to-end, against the real services
+test: services typecheck build $(TOXIPROXY) check-alerts ## the whole suite: unit, integration and end-to-end, against the real services
 	@node_modules/.bin/vitest run
 
 soak: services $(TOXIPROXY) ## the history check under faults for HISTORY_SECONDS (600) instead of one minute
