@@ -5,7 +5,7 @@
  * projector; `relay`, `project`, `worker`: one each).
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
-import { Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option, type Scope } from "effect"
 import { AggregatesLive, streamTypes } from "./aggregates.js"
 import { AppConfig, type AppConfigShape } from "./config.js"
 import * as PgDatabase from "./database/PgDatabase.js"
@@ -19,6 +19,18 @@ import * as PushGateway from "./notifications/PushGateway.js"
 import * as OrderSummaries from "./projections/OrderSummaries.js"
 import * as Projector from "./projections/Projector.js"
 import * as OpsServer from "./observability/opsServer.js"
+import {
+  distinctByName,
+  kafkaCheck,
+  ProjectorMembership,
+  projectorCheck,
+  rabbitCheck,
+  RelayRoleState,
+  relayCheck,
+  WorkerLink,
+  workerCheck
+} from "./observability/dependencyChecks.js"
+import type { ReadinessCheck } from "./observability/readiness.js"
 import * as KafkaPublisher from "./outbox/KafkaPublisher.js"
 import { topology } from "./outbox/messages.js"
 import * as OutboxRelay from "./outbox/OutboxRelay.js"
@@ -74,6 +86,7 @@ const PublishersLive = Layer.unwrapEffect(
 export const RelayLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const config = yield* AppConfig
+    const role = yield* RelayRoleState
     yield* checkCommitOrder.pipe(Effect.orDieWith((refused) => new Error(refused.message)))
     yield* Effect.forkScoped(KafkaPublisher.createTopicsAtStartup(kafkaTopics(config)))
     yield* Effect.forkScoped(OutboxRelay.run({
@@ -81,14 +94,32 @@ export const RelayLive = Layer.scopedDiscard(
       batchSize: config.outbox.batchSize,
       pollInterval: config.outbox.pollInterval,
       retention: config.outbox.retention,
-      crashAfterPublish: Option.getOrUndefined(config.outbox.crashAfterPublish)
+      crashAfterPublish: Option.getOrUndefined(config.outbox.crashAfterPublish),
+      role
     }))
   })
-).pipe(Layer.provide([OutboxStore.layer, QuarantineStore.layer, PublishersLive]), Layer.provide(StoreLive))
+).pipe(Layer.provide([OutboxStore.layer, QuarantineStore.layer, PublishersLive, RelayRoleState.layer]), Layer.provide(StoreLive))
 
-/** The ops server (/health, /ready, /metrics) of a process, on its port and OPS_HOST. */
-const opsServer = (name: string, port: (config: AppConfigShape) => number) =>
-  Layer.unwrapEffect(Effect.map(AppConfig, (config) => OpsServer.layer({ name, port: port(config), host: config.ops.host })))
+/**
+ * The ops server (/health, /ready, /metrics) of a process, on its port and OPS_HOST; /ready asks the
+ * database and `checks` (built for the server's lifetime: the broker probes hold a connection).
+ */
+const opsServer = <R>(
+  name: string,
+  port: (config: AppConfigShape) => number,
+  checks: (config: AppConfigShape) => Effect.Effect<ReadonlyArray<ReadinessCheck>, never, R | Scope.Scope> = () => Effect.succeed([])
+) =>
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const config = yield* AppConfig
+    return OpsServer.layer({ name, port: port(config), host: config.ops.host, checks: distinctByName(yield* checks(config)) })
+  }))
+
+/** The relay is ready when its brokers answer, active or standing by (/ready says which). */
+const relayChecks = (config: AppConfigShape) =>
+  Effect.all([kafkaCheck(config.kafka.brokers), rabbitCheck(config.amqp.url), relayCheck])
+
+/** The projector is ready when Kafka answers and its consumer is in its group. */
+const projectorChecks = (config: AppConfigShape) => Effect.all([kafkaCheck(config.kafka.brokers), projectorCheck])
 
 export const HttpLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
@@ -100,8 +131,20 @@ export const HttpLive = Layer.unwrapEffect(
     }))
 ).pipe(Layer.provide(OrderSummaries.layer), Layer.provide(RuntimeLive), Layer.provide(NodeContext.layer))
 
-/** `serve`'s ops server, on OPS_PORT. */
-export const ServeOpsLive = opsServer("serve", (config) => config.ops.port).pipe(Layer.provide(DatabaseLive))
+/** `serve`'s ops server, on OPS_PORT; ready when the relay and the projector it runs are too. */
+export const ServeOpsLive = opsServer("serve", (config) => config.ops.port, (config) =>
+  Effect.map(
+    Effect.all([
+      config.outbox.relayEnabled ? relayChecks(config) : Effect.succeed([]),
+      config.projections.projectorEnabled ? projectorChecks(config) : Effect.succeed([])
+    ]),
+    (checks) => checks.flat()
+  )).pipe(Layer.provide([DatabaseLive, RelayRoleState.layer, ProjectorMembership.layer]))
+
+/** A standalone relay's ops server, on RELAY_PORT. */
+export const RelayOpsLive = opsServer("relay", (config) => config.outbox.port, relayChecks).pipe(
+  Layer.provide([DatabaseLive, RelayRoleState.layer])
+)
 
 /** The push gateway named by PUSH_GATEWAY_URL; without it the worker does not start, and says why. */
 const PushGatewayLive = Layer.unwrapEffect(
@@ -127,6 +170,7 @@ export const WorkerLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const config = yield* AppConfig
     const worker = config.worker
+    const link = yield* WorkerLink
     yield* Effect.forkScoped(NotificationWorker.run({
       url: config.amqp.url,
       names: topology(config.messagingPrefix),
@@ -141,17 +185,20 @@ export const WorkerLive = Layer.scopedDiscard(
       sweep: { interval: worker.sweepInterval, grace: worker.sweepGrace, batchSize: worker.sweepBatch },
       deliveryRetention: worker.deliveryRetention,
       crashAfterPush: worker.crashAfterPush,
-      crashBeforeAck: worker.crashBeforeAck
+      crashBeforeAck: worker.crashBeforeAck,
+      link
     }))
   })
 ).pipe(
-  Layer.provide([DeliveryStore.layer, PushGatewayLive]),
+  Layer.provide([DeliveryStore.layer, PushGatewayLive, WorkerLink.layer]),
   Layer.provide(MigrationsLive),
   Layer.provideMerge(DatabaseLive)
 )
 
-/** A worker process's ops server, on WORKER_PORT. */
-export const WorkerOpsLive = opsServer("worker", (config) => config.worker.port).pipe(Layer.provide(DatabaseLive))
+/** A worker process's ops server, on WORKER_PORT; ready when its own RabbitMQ connection answers. */
+export const WorkerOpsLive = opsServer("worker", (config) => config.worker.port, () => Effect.map(workerCheck, (check) => [check])).pipe(
+  Layer.provide([DatabaseLive, WorkerLink.layer])
+)
 
 /**
  * The projector as a background fiber: order.events → order_summaries, after making sure the topics
@@ -162,18 +209,25 @@ export const ProjectorLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const config = yield* AppConfig
     const names = topology(config.messagingPrefix)
+    const membership = yield* ProjectorMembership
     yield* KafkaPublisher.createTopicsAtStartup(kafkaTopics(config)).pipe(
       Effect.zipRight(Projector.run({
         brokers: config.kafka.brokers,
         topic: names.eventsTopic("order"),
         groupId: `${config.messagingPrefix}projector.order_summaries`,
-        lagWarning: config.projections.lagWarning
+        lagWarning: config.projections.lagWarning,
+        membership
       })),
       Effect.tapErrorCause((cause) => Effect.logError("the projector stopped", cause)),
       Effect.forkScoped
     )
   })
-).pipe(Layer.provide([OrderSummaries.layer, QuarantineStore.layer]), Layer.provide(StoreLive))
+).pipe(Layer.provide([OrderSummaries.layer, QuarantineStore.layer, ProjectorMembership.layer]), Layer.provide(StoreLive))
+
+/** A standalone projector's ops server, on PROJECTOR_PORT. */
+export const ProjectorOpsLive = opsServer("projector", (config) => config.projections.port, projectorChecks).pipe(
+  Layer.provide([DatabaseLive, ProjectorMembership.layer])
+)
 
 /** `serve`: the HTTP API with its actors, the outbox relay and the projector (each can be switched off). */
 export const ServeLive = Layer.unwrapEffect(

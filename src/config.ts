@@ -217,6 +217,8 @@ export const appConfig = Config.all({
   outbox: Config.all({
     /** Run the relay inside `serve` (it can also run alone: `relay`). */
     relayEnabled: withDefault(Config.boolean("OUTBOX_RELAY"), true),
+    /** Port of the ops server (/health, /ready, /metrics) of a standalone `relay` (0: any free port, logged at start). */
+    port: opsPort("RELAY_PORT", 3002),
     /** Rows published per broker round trip. */
     batchSize: positiveInt("OUTBOX_BATCH_SIZE", 2000),
     /** The relay is woken by NOTIFY at each commit; it also looks this often, in case one was missed. */
@@ -235,6 +237,8 @@ export const appConfig = Config.all({
   projections: Config.all({
     /** Run the projector inside `serve` (it can also run alone: `project`). */
     projectorEnabled: withDefault(Config.boolean("PROJECTOR"), true),
+    /** Port of the ops server (/health, /ready, /metrics) of a standalone `project` (0: any free port, logged at start). */
+    port: opsPort("PROJECTOR_PORT", 3003),
     /** A projection lag (event recorded → row written) above this is logged as a warning. */
     lagWarning: withDefault(Config.duration("PROJECTION_LAG_WARNING"), Duration.seconds(5))
   }),
@@ -255,7 +259,7 @@ export const appConfig = Config.all({
     maxAttempts: positiveInt("WORKER_MAX_ATTEMPTS", 5),
     /** The wait before the first retry; each next one waits twice as long. */
     retryBaseDelay: withDefault(Config.duration("WORKER_RETRY_BASE_DELAY"), Duration.seconds(1)),
-    /** Port of the worker's /health and /metrics (0: any free port, logged at start). */
+    /** Port of the worker's ops server (/health, /ready, /metrics) (0: any free port, logged at start). */
     port: opsPort("WORKER_PORT", 3001),
     /** How often each worker's sweeper looks for deliveries stuck past their due time. */
     sweepInterval: withDefault(Config.duration("WORKER_SWEEP_INTERVAL"), Duration.seconds(10)),

@@ -20,16 +20,22 @@ export interface CliProcess {
   readonly exited: Effect.Effect<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
 }
 
+/**
+ * The ops servers of the roles on any free port unless a caller names one: processes of tests and
+ * benchmarks run side by side, and each logs the port it got.
+ */
+const anyFreeOpsPorts = { OPS_PORT: "0", RELAY_PORT: "0", PROJECTOR_PORT: "0", WORKER_PORT: "0" }
+
 /** Starts `node src/cli/main.ts <args>` (through tsx) with extra environment; it is killed when the scope closes. */
 export const startCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
-  startNode(["--import", "tsx", "src/cli/main.ts", ...args], env)
+  startNode(["--import", "tsx", "src/cli/main.ts", ...args], { ...anyFreeOpsPorts, ...env })
 
 /** Starts the compiled CLI, as `make run` does (`make build` first), with node's own flags if given. */
 export const startBuiltCli = (
   args: ReadonlyArray<string>,
   env: Readonly<Record<string, string>>,
   nodeFlags: ReadonlyArray<string> = []
-) => startNode([...nodeFlags, "--enable-source-maps", "dist/cli/main.js", ...args], env)
+) => startNode([...nodeFlags, "--enable-source-maps", "dist/cli/main.js", ...args], { ...anyFreeOpsPorts, ...env })
 
 /** Starts a TypeScript script of the project (through tsx) with arguments. */
 export const startScript = (script: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>

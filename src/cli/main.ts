@@ -6,7 +6,17 @@ import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Option } from "effect"
 import cliProgress from "cli-progress"
-import { DatabaseLive, ProjectorLive, RelayLive, ServeLive, StoreLive, WorkerOpsLive, WorkerLive } from "../app.js"
+import {
+  DatabaseLive,
+  ProjectorLive,
+  ProjectorOpsLive,
+  RelayLive,
+  RelayOpsLive,
+  ServeLive,
+  StoreLive,
+  WorkerOpsLive,
+  WorkerLive
+} from "../app.js"
 import * as OrderSummaries from "../projections/OrderSummaries.js"
 import { rebuildable, rebuildOrderSummaries } from "../projections/rebuild.js"
 import * as DeliveryStore from "../notifications/DeliveryStore.js"
@@ -37,7 +47,7 @@ const serve = Command.make("serve", {}, () => launch("serve", "server", ServeLiv
   Command.withDescription("Serve the HTTP API and run the outbox relay (applies pending migrations first)")
 )
 
-const relay = Command.make("relay", {}, () => launch("relay", "relay", RelayLive)).pipe(
+const relay = Command.make("relay", {}, () => launch("relay", "relay", Layer.merge(RelayLive, RelayOpsLive))).pipe(
   Command.withDescription("Run the outbox relay alone (one process at a time is active; others stand by)")
 )
 
@@ -95,7 +105,7 @@ const dlq = Command.make("dlq").pipe(
 )
 
 const project = Command.make("project", {}, () =>
-  launch("project", "projector", ProjectorLive)
+  launch("project", "projector", Layer.merge(ProjectorLive, ProjectorOpsLive))
 ).pipe(Command.withDescription("Run the projector alone: order.events → order_summaries (run as many as you like)"))
 
 const rebuild = Command.make("rebuild", {

@@ -39,6 +39,7 @@ import {
   ParseResult,
   Queue,
   Redacted,
+  Ref,
   Schedule,
   Schema
 } from "effect"
@@ -76,7 +77,19 @@ export interface NotificationWorkerOptions {
   readonly crashAfterPush?: boolean
   /** Fault injection for tests: the process kills itself after recording a push, before the ack. */
   readonly crashBeforeAck?: boolean
+  /**
+   * Kept up to date with the worker's link to RabbitMQ, for whoever reports it (the ops server's
+   * /ready): a round trip on its connection while it consumes, none from the moment it breaks until
+   * it is back.
+   */
+  readonly link?: Ref.Ref<BrokerLink> | undefined
 }
+
+/**
+ * A round trip on the worker's own connection (opening and closing a channel), while it has one: a
+ * connection that went half-open is not noticed by a flag, only by a round trip that never ends.
+ */
+export type BrokerLink = Option.Option<Effect.Effect<void, Error>>
 
 // An event id that is no UUID could never be claimed, and would fail the claim of its whole batch.
 const decodeTask = Schema.decodeUnknownEither(Schema.parseJson(Schema.Struct({ ...NotificationTask.fields, eventId: Schema.UUID })))
@@ -379,6 +392,7 @@ export const run = (options: NotificationWorkerOptions) =>
       })
 
     let down = false
+    const setLink = (link: BrokerLink) => options.link === undefined ? Effect.void : Ref.set(options.link, link)
 
     /** One connection's life: consume until it breaks (then it fails) or the worker stops. */
     const session = Effect.gen(function*() {
@@ -455,7 +469,12 @@ export const run = (options: NotificationWorkerOptions) =>
         Effect.annotateLogs({ queue: names.pushQueue, prefetch: options.prefetch, concurrency: options.concurrency })
       )
       down = false
-      return yield* Deferred.await(broken)
+      yield* setLink(Option.some(Effect.tryPromise({
+        try: () => connection.createChannel().then((channel) => channel.close()),
+        catch: (error) => new Error(describeError(error))
+      })))
+      // Not ready from the moment it breaks, before the tasks in hand are finished and the channels close.
+      return yield* Deferred.await(broken).pipe(Effect.onExit(() => setLink(Option.none())))
     }).pipe(Effect.scoped)
 
     return yield* session.pipe(

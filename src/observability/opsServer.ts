@@ -11,31 +11,37 @@ import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import * as NodeServer from "../http/nodeServer.js"
 import { contentType, metricsText } from "./prometheus.js"
-import { checkReady } from "./readiness.js"
+import { checkAllReady, type ReadinessCheck } from "./readiness.js"
 
 export interface OpsServerOptions {
   readonly port: number
   readonly host: string
   /** The name the start-up log gives the server. */
   readonly name: string
+  /**
+   * What else must answer for /ready, beside the database (a broker, the relay's election, the
+   * consumer group): /health only says the process is alive; /ready, that its dependencies answer.
+   */
+  readonly checks?: ReadonlyArray<ReadinessCheck>
 }
 
-const routes = HttpRouter.empty.pipe(
-  HttpRouter.get("/health", HttpServerResponse.json({ status: "ok" })),
-  HttpRouter.get(
-    "/ready",
-    checkReady.pipe(
-      Effect.flatMap(() => HttpServerResponse.json({ status: "ready" })),
-      Effect.catchTag("NotReady", (notReady) => HttpServerResponse.json({ error: "not_ready", message: notReady.message }, { status: 503 }))
-    )
-  ),
-  HttpRouter.get("/metrics", Effect.map(metricsText, (text) => HttpServerResponse.text(text, { contentType })))
-)
+const routes = (checks: ReadonlyArray<ReadinessCheck>) =>
+  HttpRouter.empty.pipe(
+    HttpRouter.get("/health", HttpServerResponse.json({ status: "ok" })),
+    HttpRouter.get(
+      "/ready",
+      checkAllReady(checks).pipe(
+        Effect.flatMap((details) => HttpServerResponse.json({ status: "ready", ...details })),
+        Effect.catchTag("NotReady", (notReady) => HttpServerResponse.json({ error: "not_ready", message: notReady.message }, { status: 503 }))
+      )
+    ),
+    HttpRouter.get("/metrics", Effect.map(metricsText, (text) => HttpServerResponse.text(text, { contentType })))
+  )
 
 /** Serves the ops endpoints; exposes nothing, needs the database pool (for /ready). */
 export const layer = (options: OpsServerOptions): Layer.Layer<never, never, SqlClient.SqlClient> =>
   Layer.merge(
-    HttpServer.serve(routes),
+    HttpServer.serve(routes(options.checks ?? [])),
     Layer.effectDiscard(
       HttpServer.addressFormattedWith((address) => Effect.logInfo(`${options.name} ops server (/health, /ready, /metrics) at ${address}`))
     )

@@ -22,7 +22,7 @@ import { PgClient } from "@effect/sql-pg"
 import { QuarantineStore } from "../quarantine/QuarantineStore.js"
 import * as PgDatabase from "../database/PgDatabase.js"
 import { purgeForever } from "../database/retention.js"
-import { Clock, Duration, Effect, Fiber, Metric, MetricBoundaries, Queue, Schedule, Stream } from "effect"
+import { Clock, Duration, Effect, Fiber, Metric, MetricBoundaries, Queue, Ref, Schedule, Stream } from "effect"
 import { APPENDED_CHANNEL } from "../eventstore/EventStore.js"
 import type { BrokerUnavailable } from "./errors.js"
 import { KafkaPublisher } from "./KafkaPublisher.js"
@@ -38,7 +38,12 @@ export interface OutboxRelayOptions {
   readonly retention: Duration.Duration
   /** Fault injection for tests: the process kills itself right after a publish there, before marking it. */
   readonly crashAfterPublish?: Destination | undefined
+  /** Kept up to date with this process's part in the election, for whoever reports it (the ops server's /ready). */
+  readonly role?: Ref.Ref<RelayRole> | undefined
 }
+
+/** `starting` until the first try for the lock; then `active` while this process holds it, `standby` otherwise. */
+export type RelayRole = "starting" | "active" | "standby"
 
 /** Key of the advisory lock that elects the active relay (migrations use 7_411_001). */
 export const RELAY_LOCK = 7_411_002
@@ -80,6 +85,7 @@ export const run = (options: OutboxRelayOptions) =>
     const kafka = yield* KafkaPublisher
     const rabbit = yield* RabbitPublisher
     const quarantine = yield* QuarantineStore
+    const setRole = (role: RelayRole) => options.role === undefined ? Effect.void : Ref.set(options.role, role)
 
     // The store's NOTIFY after appends commit wakes the loops; the poll covers a lost notification.
     const wakeups = yield* Effect.forEach(destinations, () => Queue.sliding<void>(1))
@@ -220,9 +226,10 @@ export const run = (options: OutboxRelayOptions) =>
         "SELECT pg_try_advisory_lock($1) AS locked, pg_backend_pid() AS pid",
         [RELAY_LOCK]
       )
-      if (lock === undefined || !lock.locked) return false
+      if (lock === undefined || !lock.locked) return yield* Effect.as(setRole("standby"), false)
       yield* Metric.set(activeGauge, 1)
-      yield* Effect.addFinalizer(() => Metric.set(activeGauge, 0))
+      yield* setRole("active")
+      yield* Effect.addFinalizer(() => Effect.zipRight(Metric.set(activeGauge, 0), setRole("standby")))
       yield* Effect.logInfo("outbox relay active: this process publishes the outbox").pipe(Effect.annotateLogs({ sessionPid: lock.pid }))
 
       const heartbeat = PgDatabase.query(session, "SELECT 1").pipe(

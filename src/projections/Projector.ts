@@ -5,7 +5,7 @@
  * A batch that cannot be applied is retried with backoff (never skipped); the group rebalances
  * partitions between projector processes, and each aggregate's events stay in one partition.
  */
-import { Duration, Effect, Metric, MetricBoundaries, Runtime, Schedule, Schema } from "effect"
+import { Duration, Effect, Metric, MetricBoundaries, Ref, Runtime, Schedule, Schema } from "effect"
 import { type Consumer, type EachBatchPayload } from "kafkajs"
 import { EventEnvelope } from "../outbox/messages.js"
 import { kafkaClient } from "../outbox/KafkaPublisher.js"
@@ -20,7 +20,14 @@ export interface ProjectorOptions {
   readonly groupId: string
   /** A lag (event recorded → row written) above this is logged as a warning, once, until it is back under. */
   readonly lagWarning: Duration.Duration
+  /** Kept up to date with the consumer's membership of its group, for whoever reports it (the ops server's /ready). */
+  readonly membership?: Ref.Ref<GroupMembership> | undefined
 }
+
+/** Whether the consumer is in its group (it joined, and has not crashed or disconnected since); `reason` says why not. */
+export type GroupMembership =
+  | { readonly _tag: "Member"; readonly memberId: string }
+  | { readonly _tag: "NotMember"; readonly reason: string }
 
 const lagHistogram = Metric.histogram(
   "projection_lag_ms",
@@ -128,6 +135,15 @@ export const run = (options: ProjectorOptions, onLag?: LagListener) =>
           sessionTimeout: 10_000,
           heartbeatInterval: 1_000
         })
+        // The consumer's events arrive on kafkajs's own callbacks, outside any fiber: each sets the Ref at once.
+        const member = (membership: GroupMembership) => {
+          if (options.membership !== undefined) Runtime.runSync(runtime)(Ref.set(options.membership, membership))
+        }
+        created.on(created.events.GROUP_JOIN, (event) => member({ _tag: "Member", memberId: event.payload.memberId }))
+        created.on(created.events.CRASH, (event) =>
+          member({ _tag: "NotMember", reason: `the consumer crashed (${event.payload.error.message}); it restarts: ${event.payload.restart}` }))
+        created.on(created.events.DISCONNECT, () => member({ _tag: "NotMember", reason: "the consumer disconnected" }))
+        created.on(created.events.STOP, () => member({ _tag: "NotMember", reason: "the consumer stopped" }))
         await created.connect()
         await created.subscribe({ topic: options.topic, fromBeginning: true })
         return created
