@@ -1,0 +1,31 @@
+/** Traces are exported only when an OTLP endpoint is set, and not when the standard switches say no. */
+import { ConfigProvider, Effect, Option } from "effect"
+import { describe, expect, it } from "vitest"
+import { exporting } from "../../../src/observability/tracing.js"
+import { parentSpan, traceHeaders } from "../../../src/observability/traceContext.js"
+
+const exportsWith = (env: Record<string, string>) =>
+  Effect.runSync(exporting.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))))
+
+describe("tracing", () => {
+  it("exports nothing without an endpoint, or when switched off", () => {
+    expect(exportsWith({})).toBe(false)
+    expect(exportsWith({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" })).toBe(true)
+    expect(exportsWith({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:4318/v1/traces" })).toBe(true)
+    expect(exportsWith({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_SDK_DISABLED: "true" })).toBe(false)
+    expect(exportsWith({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_TRACES_EXPORTER: "none" })).toBe(false)
+  })
+
+  it("takes up a well-formed traceparent and nothing else", () => {
+    const valid = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    expect(Option.map(parentSpan(valid, "vendor=1"), (span) => [span.traceId, span.spanId])).toEqual(
+      Option.some(["0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"])
+    )
+    for (const broken of [undefined, "", "garbage", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      "00-00000000000000000000000000000000-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"]) {
+      expect(Option.isNone(parentSpan(broken)), String(broken)).toBe(true)
+    }
+    expect(traceHeaders({ traceparent: valid })).toEqual({ traceparent: valid })
+    expect(traceHeaders({})).toEqual({})
+  })
+})
