@@ -216,6 +216,7 @@ export const make = (settings: AuthSettings) =>
       return principal
     }
 
+    // The wall clock, not Effect's: jose checks a token's expiry against it, and so must its cache.
     const unexpired = (entry: Verified) => entry.expiresAt > Math.floor(Date.now() / 1000) - tolerance
 
     /** A token seen before whose key may have changed since (a JWKS fetched again): its key must still be the one. */
