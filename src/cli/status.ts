@@ -22,6 +22,8 @@ type Part<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; 
 
 const part = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<Part<A>, never, R> =>
   effect.pipe(
+    // A part given up on is left to close its client in the background: the answer does not wait for it.
+    Effect.disconnect,
     Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => "no answer within 5 s" }),
     Effect.match({
       onFailure: (error): Part<A> => ({ ok: false, error: error instanceof Error ? error.message : String(error) }),

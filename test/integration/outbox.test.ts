@@ -64,8 +64,11 @@ layer(Outbox.layer.pipe(Layer.provideMerge(appOnEnvironment({ relay: true }))), 
           "event-id": event.eventId,
           "correlation-id": event.metadata.correlationId,
           "schema-version": String(event.schemaVersion),
-          "envelope-version": "1"
+          "envelope-version": "1",
+          // The trace of the command that appended it, as its metadata holds it.
+          traceparent: event.metadata.traceparent
         })
+        expect(event.metadata.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
       }
 
       const notified = stored.filter((event) => ["OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered"].includes(event.type))
@@ -82,7 +85,8 @@ layer(Outbox.layer.pipe(Layer.provideMerge(appOnEnvironment({ relay: true }))), 
           deliveryMode: 2,
           contentType: "application/json",
           correlationId: event.metadata.correlationId,
-          type: `order.${name}`
+          type: `order.${name}`,
+          headers: expect.objectContaining({ traceparent: event.metadata.traceparent })
         })
         expect(task.body).toMatchObject({
           taskVersion: 1,
