@@ -239,8 +239,11 @@ export const appConfig = Config.all({
     projectorEnabled: withDefault(Config.boolean("PROJECTOR"), true),
     /** Port of the ops server (/health, /ready, /metrics) of a standalone `project` (0: any free port, logged at start). */
     port: opsPort("PROJECTOR_PORT", 3003),
-    /** A projection lag (event recorded → row written) above this is logged as a warning. */
-    lagWarning: withDefault(Config.duration("PROJECTION_LAG_WARNING"), Duration.seconds(5))
+    /**
+     * The projection lag target (event recorded → row written): a row later than this counts as a
+     * breach (projection_lag_breaches_total), and crossing it is logged as a warning.
+     */
+    lagWarning: withDefault(Config.duration("PROJECTION_LAG_WARNING"), Duration.millis(200))
   }),
   /** Where workers POST notifications; `worker` refuses to start without it. */
   pushGatewayUrl: Config.option(

@@ -35,6 +35,10 @@ const lagHistogram = Metric.histogram(
   "Time from an event's commit to its read-model row being written"
 )
 const consumerLag = Metric.gauge("projection_consumer_lag", { description: "Messages in order.events not yet projected" })
+const lagBreaches = Metric.counter("projection_lag_breaches_total", {
+  description: "Read-model rows written later after their event's commit than PROJECTION_LAG_WARNING (the lag target)",
+  incremental: true
+})
 const appliedTotal = Metric.counter("projection_events_applied_total", { description: "Events applied to read models", incremental: true })
 const skippedTotal = Metric.counter("projection_events_skipped_total", {
   description: "Duplicate or replayed events skipped",
@@ -100,22 +104,26 @@ export const run = (options: ProjectorOptions, onLag?: LagListener) =>
           Effect.gen(function*() {
             // The wall clock, not Effect's: the lag is measured against a timestamp the database wrote.
             const now = Date.now()
+            const target = Duration.toMillis(options.lagWarning)
             let worst = 0
+            let breaches = 0
             for (const summary of projected.written) {
               const lag = now - Date.parse(summary.updatedAt)
               worst = Math.max(worst, lag)
+              if (lag > target) breaches++
               yield* Metric.update(lagHistogram, lag)
               onLag?.(lag)
             }
+            if (breaches > 0) yield* Metric.incrementBy(lagBreaches, breaches)
             yield* Metric.incrementBy(appliedTotal, projected.applied)
             yield* Metric.incrementBy(skippedTotal, projected.skipped)
             yield* Metric.incrementBy(filledTotal, projected.filled)
-            if (!lagging && worst > Duration.toMillis(options.lagWarning)) {
+            if (!lagging && worst > target) {
               lagging = true
               yield* Effect.logWarning("projection lag is over the threshold").pipe(
-                Effect.annotateLogs({ lagMs: worst, thresholdMs: Duration.toMillis(options.lagWarning) })
+                Effect.annotateLogs({ lagMs: worst, thresholdMs: target })
               )
-            } else if (lagging && worst <= Duration.toMillis(options.lagWarning)) {
+            } else if (lagging && worst <= target) {
               lagging = false
               yield* Effect.logInfo("projection lag is back under the threshold").pipe(Effect.annotateLogs({ lagMs: worst }))
             }
