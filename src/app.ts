@@ -31,11 +31,12 @@ import {
   workerCheck
 } from "./observability/dependencyChecks.js"
 import type { ReadinessCheck } from "./observability/readiness.js"
-import * as KafkaPublisher from "./outbox/KafkaPublisher.js"
-import { topology } from "./outbox/messages.js"
+import * as KafkaPublisher from "./messaging/KafkaPublisher.js"
+import { topology } from "./messaging/contracts.js"
+import { createTopicsAtStartup } from "./messaging/kafka.js"
 import * as OutboxRelay from "./outbox/OutboxRelay.js"
 import * as OutboxStore from "./outbox/OutboxStore.js"
-import * as RabbitPublisher from "./outbox/RabbitPublisher.js"
+import * as RabbitPublisher from "./messaging/RabbitPublisher.js"
 import * as QuarantineStore from "./quarantine/QuarantineStore.js"
 
 export const DatabaseLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => PgDatabase.layer(config.database)))
@@ -88,7 +89,7 @@ export const RelayLive = Layer.scopedDiscard(
     const config = yield* AppConfig
     const role = yield* RelayRoleState
     yield* checkCommitOrder.pipe(Effect.orDieWith((refused) => new Error(refused.message)))
-    yield* Effect.forkScoped(KafkaPublisher.createTopicsAtStartup(kafkaTopics(config)))
+    yield* Effect.forkScoped(createTopicsAtStartup(kafkaTopics(config)))
     yield* Effect.forkScoped(OutboxRelay.run({
       names: topology(config.messagingPrefix),
       batchSize: config.outbox.batchSize,
@@ -210,7 +211,7 @@ export const ProjectorLive = Layer.scopedDiscard(
     const config = yield* AppConfig
     const names = topology(config.messagingPrefix)
     const membership = yield* ProjectorMembership
-    yield* KafkaPublisher.createTopicsAtStartup(kafkaTopics(config)).pipe(
+    yield* createTopicsAtStartup(kafkaTopics(config)).pipe(
       Effect.zipRight(Projector.run({
         brokers: config.kafka.brokers,
         topic: names.eventsTopic("order"),

@@ -6,10 +6,11 @@ import amqp from "amqplib"
 import { Effect, Redacted } from "effect"
 import { Partitioners } from "kafkajs"
 import { appConfig } from "../../src/config.js"
-import { kafkaClient } from "../../src/outbox/KafkaPublisher.js"
-import type { AmqpRecord, KafkaRecord } from "../../src/outbox/messages.js"
-import { topology } from "../../src/outbox/messages.js"
-import { declareTopology, publishOptions } from "../../src/outbox/RabbitPublisher.js"
+import { kafkaClient } from "../../src/messaging/kafka.js"
+import type { AmqpRecord, KafkaRecord } from "../../src/messaging/contracts.js"
+import { topology } from "../../src/messaging/contracts.js"
+import { declareTopology } from "../../src/messaging/rabbitTopology.js"
+import { publishOptions } from "../../src/messaging/contracts.js"
 
 export const settings = Effect.runSync(Effect.orDie(appConfig))
 

@@ -4,6 +4,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { defaultTeardown } from "@effect/platform/Runtime"
 import { Console, Effect, Layer, Option } from "effect"
 import cliProgress from "cli-progress"
 import {
@@ -23,7 +24,7 @@ import * as DeliveryStore from "../notifications/DeliveryStore.js"
 import { listDeadLetters, requeueDeadLetters } from "../notifications/deadLetters.js"
 import { startDevPushGateway } from "../notifications/DevPushGateway.js"
 import { orderAggregate } from "../domain/order/index.js"
-import { topology } from "../outbox/messages.js"
+import { topology } from "../messaging/contracts.js"
 import { type PointInTime, stateAt } from "../runtime/timeTravel.js"
 import { AppConfig } from "../config.js"
 import { runMigrations } from "../database/migrations.js"
@@ -222,5 +223,14 @@ const cli = Command.make("actors").pipe(
 
 cli(process.argv).pipe(
   Effect.provide(Layer.mergeAll(LoggingLive, NodeContext.layer).pipe(Layer.provideMerge(AppConfig.layer))),
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  NodeRuntime.runMain({
+    disablePrettyLogger: true,
+    // The process ends with its command, as a command line tool should: a client that a command
+    // gave up on (status, say, after a broker did not answer in time) must not keep it running.
+    teardown: (exit, onExit) =>
+      defaultTeardown(exit, (code) => {
+        onExit(code)
+        process.exit(code)
+      })
+  })
 )

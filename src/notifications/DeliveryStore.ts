@@ -5,7 +5,7 @@
  */
 import { SqlClient, type SqlError } from "@effect/sql"
 import { Context, Duration, Effect, Layer } from "effect"
-import type { NotificationTask } from "../outbox/messages.js"
+import type { NotificationTask } from "../messaging/contracts.js"
 
 /** What the claim found. */
 export type Claim =

@@ -43,8 +43,8 @@ import {
   Schedule,
   Schema
 } from "effect"
-import { NotificationTask, type Topology } from "../outbox/messages.js"
-import { outdatedPushQueue } from "../outbox/RabbitPublisher.js"
+import { NotificationTask, type Topology } from "../messaging/contracts.js"
+import { outdatedPushQueue } from "../messaging/rabbitTopology.js"
 import { type Claim, DeliveryStore, type Lease } from "./DeliveryStore.js"
 import * as metrics from "./metrics.js"
 import { PushGateway } from "./PushGateway.js"

@@ -5,7 +5,7 @@
  */
 import amqp from "amqplib"
 import { Effect, Redacted } from "effect"
-import type { Topology } from "../outbox/messages.js"
+import type { Topology } from "../messaging/contracts.js"
 import { DeliveryStore } from "./DeliveryStore.js"
 
 export interface DeadLetter {

@@ -4,7 +4,7 @@
  * and the worker dead-letters it at once: no retry would make it renderable.
  */
 import { Either } from "effect"
-import type { NotificationTask } from "../outbox/messages.js"
+import type { NotificationTask } from "../messaging/contracts.js"
 
 /** The request the push gateway receives. */
 export interface PushNotification {

@@ -8,8 +8,8 @@
  */
 import type amqp from "amqplib"
 import { Duration } from "effect"
-import type { Topology } from "../outbox/messages.js"
-import { declareTopologyOn, onFreshChannel } from "../outbox/RabbitPublisher.js"
+import type { Topology } from "../messaging/contracts.js"
+import { declareTopologyOn, onFreshChannel } from "../messaging/rabbitTopology.js"
 
 /** The waits before retry 1, 2, …: base × 2^(n − 1), one per attempt after the first. */
 export const retryDelays = (options: { readonly maxAttempts: number; readonly retryBaseDelay: Duration.Duration }) =>

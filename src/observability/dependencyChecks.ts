@@ -8,7 +8,7 @@ import amqp from "amqplib"
 import { Context, Effect, Layer, Option, Redacted, Ref, type Scope } from "effect"
 import type { Admin } from "kafkajs"
 import type { BrokerLink } from "../notifications/NotificationWorker.js"
-import { kafkaClient } from "../outbox/KafkaPublisher.js"
+import { kafkaClient } from "../messaging/kafka.js"
 import type { RelayRole } from "../outbox/OutboxRelay.js"
 import type { GroupMembership } from "../projections/Projector.js"
 import { NotReady, type ReadinessCheck } from "./readiness.js"
@@ -64,64 +64,63 @@ export const workerCheck = Effect.map(WorkerLink, (link): ReadinessCheck => ({
 }))
 
 /**
- * Kafka answers a metadata request. One admin client serves the probes; it is dropped (and a new one
- * connects next time) after any failure or timeout, so that a connection that went half-open is not
- * asked again.
+ * A check that asks a broker something on a connection of its own: connected on first use, and
+ * dropped (a new one connects next time) after any failure or timeout, so that a connection that
+ * went half-open is not asked again. Closing is never waited for: closing a connection to a broker
+ * that does not answer could hang too.
  */
-export const kafkaCheck = (brokers: ReadonlyArray<string>): Effect.Effect<ReadinessCheck, never, Scope.Scope> =>
+const brokerCheck = <C>(
+  name: string,
+  connection: {
+    readonly open: () => Promise<C>
+    readonly ask: (connection: C) => Promise<unknown>
+    readonly close: (connection: C) => Promise<unknown>
+  }
+): Effect.Effect<ReadinessCheck, never, Scope.Scope> =>
   Effect.gen(function*() {
-    let admin: Admin | undefined
-    // Never waited for: disconnecting from a broker that does not answer could hang too.
+    let current: C | undefined
     const drop = Effect.sync(() => {
-      const current = admin
-      admin = undefined
-      void current?.disconnect().catch(() => undefined)
+      const dropped = current
+      current = undefined
+      if (dropped !== undefined) void connection.close(dropped).catch(() => undefined)
     })
     yield* Effect.addFinalizer(() => drop)
     const check = Effect.tryPromise({
       try: async () => {
-        if (admin === undefined) {
-          const fresh = kafkaClient(brokers, "readiness").admin()
-          admin = fresh
-          await fresh.connect()
-        }
-        await admin.describeCluster()
+        current ??= await connection.open()
+        await connection.ask(current)
       },
-      catch: (error) => new NotReady({ message: `kafka does not answer: ${describe(error)}` })
+      catch: (error) => new NotReady({ message: `${name} does not answer: ${describe(error)}` })
     }).pipe(Effect.onError(() => drop), Effect.as({}))
-    return { name: "kafka", check }
+    return { name, check }
   })
 
-/**
- * RabbitMQ answers: a channel opened and closed on a connection of the probe's own, connected on
- * first use, and again after any failure or timeout.
- */
-export const rabbitCheck = (url: Redacted.Redacted): Effect.Effect<ReadinessCheck, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    let connection: amqp.ChannelModel | undefined
-    const drop = Effect.sync(() => {
-      const current = connection
-      connection = undefined
-      void current?.close().catch(() => undefined)
-    })
-    yield* Effect.addFinalizer(() => drop)
-    const check = Effect.tryPromise({
-      try: async () => {
-        if (connection === undefined) {
-          const fresh = await amqp.connect(Redacted.value(url), { timeout: 2_000 })
-          // A broken connection is dropped; its errors are the next probe's failure, not a crash.
-          fresh.on("error", () => undefined)
-          fresh.on("close", () => {
-            if (connection === fresh) connection = undefined
-          })
-          connection = fresh
-        }
-        const channel = await connection.createChannel()
-        await channel.close()
-      },
-      catch: (error) => new NotReady({ message: `rabbitmq does not answer: ${describe(error)}` })
-    }).pipe(Effect.onError(() => drop), Effect.as({}))
-    return { name: "rabbitmq", check }
+/** Kafka answers a metadata request. */
+export const kafkaCheck = (brokers: ReadonlyArray<string>) =>
+  brokerCheck<Admin>("kafka", {
+    open: async () => {
+      const admin = kafkaClient(brokers, "readiness").admin()
+      await admin.connect()
+      return admin
+    },
+    ask: (admin) => admin.describeCluster(),
+    close: (admin) => admin.disconnect()
+  })
+
+/** RabbitMQ answers: a channel is opened and closed. */
+export const rabbitCheck = (url: Redacted.Redacted) =>
+  brokerCheck<amqp.ChannelModel>("rabbitmq", {
+    open: async () => {
+      const connection = await amqp.connect(Redacted.value(url), { timeout: 2_000 })
+      // A broken connection's errors are the next probe's failure, not a crash.
+      connection.on("error", () => undefined)
+      return connection
+    },
+    ask: async (connection) => {
+      const channel = await connection.createChannel()
+      await channel.close()
+    },
+    close: (connection) => connection.close()
   })
 
 /** One check per name (serve's relay and projector both need Kafka to answer, once is enough). */

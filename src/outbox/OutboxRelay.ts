@@ -24,12 +24,13 @@ import * as PgDatabase from "../database/PgDatabase.js"
 import { purgeForever } from "../database/retention.js"
 import { Clock, Duration, Effect, Fiber, Metric, MetricBoundaries, Queue, Ref, Schedule, Stream } from "effect"
 import { APPENDED_CHANNEL } from "../eventstore/EventStore.js"
-import type { BrokerUnavailable } from "./errors.js"
-import { KafkaPublisher } from "./KafkaPublisher.js"
+import type { BrokerUnavailable } from "../messaging/errors.js"
+import { KafkaPublisher } from "../messaging/KafkaPublisher.js"
 import { spannedPerTrace } from "../observability/traceContext.js"
-import { type AmqpRecord, toAmqpRecord, toKafkaRecord, type Topology } from "./messages.js"
-import { type Destination, destinations, type OutboxCursor, type OutboxEntry, OutboxStore } from "./OutboxStore.js"
-import { RabbitPublisher } from "./RabbitPublisher.js"
+import { type AmqpRecord, toAmqpRecord, toKafkaRecord, type Topology } from "../messaging/contracts.js"
+import type { CommitPosition } from "../eventstore/commitPosition.js"
+import { type Destination, destinations, type OutboxEntry, OutboxStore } from "./OutboxStore.js"
+import { RabbitPublisher } from "../messaging/RabbitPublisher.js"
 
 export interface OutboxRelayOptions {
   readonly names: Topology
@@ -177,7 +178,7 @@ export const run = (options: OutboxRelayOptions) =>
         // A new term fences the last one's Kafka producer before reading anything: from now on a
         // deposed relay cannot commit, and what it did commit is known and not sent again.
         if (destination === "events") yield* untilAnswered(destination, kafka.fence)
-        const readFrom = (cursor: OutboxCursor) => Effect.fork(store.pending(destination, cursor, options.batchSize))
+        const readFrom = (cursor: CommitPosition) => Effect.fork(store.pending(destination, cursor, options.batchSize))
         let cursor = yield* store.cursorOf(destination)
         let next = yield* readFrom(cursor)
         for (;;) {

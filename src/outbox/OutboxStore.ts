@@ -5,26 +5,15 @@
 import { SqlClient, type SqlError } from "@effect/sql"
 import { Context, Data, Duration, Effect, Layer } from "effect"
 import type { Notification } from "../domain/aggregate.js"
+import type { CommitPosition } from "../eventstore/commitPosition.js"
 import type { RecordedEvent } from "../eventstore/EventStore.js"
 import { type EventRow, toRecordedEvent } from "../eventstore/PgEventStore.js"
 
 export type Destination = "events" | "notifications"
 export const destinations: ReadonlyArray<Destination> = ["events", "notifications"]
 
-/** A place in commit order: (transaction id as decimal text, global position). */
-export interface OutboxCursor {
-  readonly transactionId: string
-  readonly globalPosition: number
-}
-
-/** Commit order of two cursors: negative when `a` comes first. */
-export const compareCursors = (a: OutboxCursor, b: OutboxCursor): number => {
-  const byTransaction = BigInt(a.transactionId) - BigInt(b.transactionId)
-  return byTransaction !== 0n ? (byTransaction < 0n ? -1 : 1) : a.globalPosition - b.globalPosition
-}
-
 export interface OutboxEntry {
-  readonly cursor: OutboxCursor
+  readonly cursor: CommitPosition
   readonly event: RecordedEvent
   /** Set for the notifications destination. */
   readonly notification: Notification | null
@@ -34,11 +23,11 @@ export interface OutboxEntry {
 export class LeadershipLost extends Data.TaggedError("LeadershipLost")<{ readonly destination: Destination }> {}
 
 export interface OutboxStoreShape {
-  readonly cursorOf: (destination: Destination) => Effect.Effect<OutboxCursor, SqlError.SqlError>
+  readonly cursorOf: (destination: Destination) => Effect.Effect<CommitPosition, SqlError.SqlError>
   /** Up to `limit` rows after `cursor`, of transactions that have ended, in commit order. */
   readonly pending: (
     destination: Destination,
-    after: OutboxCursor,
+    after: CommitPosition,
     limit: number
   ) => Effect.Effect<ReadonlyArray<OutboxEntry>, SqlError.SqlError>
   /**
@@ -47,7 +36,7 @@ export interface OutboxStoreShape {
    */
   readonly advance: (
     destination: Destination,
-    to: OutboxCursor,
+    to: CommitPosition,
     fence: { readonly lockKey: number; readonly leaderPid: number }
   ) => Effect.Effect<void, LeadershipLost | SqlError.SqlError>
   /** Rows not yet delivered, per destination (ended transactions only). */

@@ -7,8 +7,8 @@
  */
 import { Duration, Effect, Metric, MetricBoundaries, Ref, Runtime, Schedule, Schema } from "effect"
 import { type Consumer, type EachBatchPayload } from "kafkajs"
-import { EventEnvelope } from "../outbox/messages.js"
-import { kafkaClient } from "../outbox/KafkaPublisher.js"
+import { EventEnvelope } from "../messaging/contracts.js"
+import { kafkaClient } from "../messaging/kafka.js"
 import { QuarantineStore } from "../quarantine/QuarantineStore.js"
 import { projectEvents } from "./projectEvents.js"
 import type { StoredEventRef } from "./orderSummary.js"

@@ -8,7 +8,7 @@ import { expect, layer } from "@effect/vitest"
 import amqp from "amqplib"
 import { Effect, Redacted } from "effect"
 import { declareWorkerTopology } from "../../src/notifications/topology.js"
-import type { Topology } from "../../src/outbox/messages.js"
+import type { Topology } from "../../src/messaging/contracts.js"
 import { settings, TestMessaging } from "../support/messaging.js"
 import {
   deliveredFor,

@@ -7,7 +7,7 @@ import { Context, Duration, Effect, Layer, Redacted, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import { RelayLive, WorkerLive } from "../../src/app.js"
 import { type Answer, type DevPushGateway, type ReceivedPush, startDevPushGateway } from "../../src/notifications/DevPushGateway.js"
-import type { NotificationTask, Topology } from "../../src/outbox/messages.js"
+import type { NotificationTask, Topology } from "../../src/messaging/contracts.js"
 import { startCli } from "../../bench/lib/processes.js"
 import { environmentConfig, messagingEnvironment, type MessagingEnvironment, settings, TestMessaging } from "./messaging.js"
 

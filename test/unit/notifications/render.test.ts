@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import type { NotificationTask } from "../../../src/outbox/messages.js"
+import type { NotificationTask } from "../../../src/messaging/contracts.js"
 import { renderNotification } from "../../../src/notifications/render.js"
 
 const task = (notification: string, details: NotificationTask["details"]): NotificationTask => ({

@@ -8,6 +8,7 @@
  *   RabbitMQ  topic exchange `<prefix>notifications`, routing key `<stream type>.<notification>`,
  *             persistent, messageId = event id, correlationId, body = NotificationTask (JSON).
  */
+import type amqp from "amqplib"
 import { Schema } from "effect"
 import type { Notification } from "../domain/aggregate.js"
 import type { EventMetadata, RecordedEvent } from "../eventstore/EventStore.js"
@@ -150,3 +151,14 @@ export const toAmqpRecord = (names: Topology, event: RecordedEvent, notification
     headers: { "task-version": TASK_VERSION, "schema-version": event.schemaVersion, ...traceHeaders(event.metadata) }
   }
 }
+
+/** The message properties of a task: persistent JSON, identified by its event id. */
+export const publishOptions = (record: AmqpRecord): amqp.Options.Publish => ({
+  persistent: true,
+  contentType: "application/json",
+  messageId: record.messageId,
+  correlationId: record.correlationId,
+  type: record.type,
+  timestamp: record.timestamp,
+  headers: record.headers
+})

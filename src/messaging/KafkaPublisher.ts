@@ -17,18 +17,13 @@
  * can replay the whole history. A failed send drops the producer; the next call connects (and fences)
  * afresh, so a broker that comes back is used again without restarting the process.
  */
-import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import { type Admin, Kafka, logLevel, Partitioners, type Producer } from "kafkajs"
 import { randomUUID } from "node:crypto"
+import type { KafkaRecord } from "./contracts.js"
 import { BrokerRejected, BrokerUnavailable, brokerUnavailable } from "./errors.js"
-import type { KafkaRecord } from "./messages.js"
-import { compareCursors, type OutboxCursor } from "./OutboxStore.js"
-
-export interface KafkaTopicSpec {
-  readonly topics: ReadonlyArray<string>
-  readonly partitions: number
-  readonly replicationFactor: number
-}
+import { ensureTopics, type KafkaTopicSpec } from "./kafka.js"
+import { compareCommitPositions, type CommitPosition } from "../eventstore/commitPosition.js"
 
 export interface KafkaPublisherOptions extends KafkaTopicSpec {
   readonly brokers: ReadonlyArray<string>
@@ -49,7 +44,7 @@ export interface KafkaPublisherOptions extends KafkaTopicSpec {
 /** A record and the outbox position of the row it comes from. */
 export interface PositionedRecord {
   readonly record: KafkaRecord
-  readonly position: OutboxCursor
+  readonly position: CommitPosition
 }
 
 export interface KafkaPublisherShape {
@@ -65,72 +60,6 @@ export interface KafkaPublisherShape {
 export class KafkaPublisher extends Context.Tag("app/KafkaPublisher")<KafkaPublisher, KafkaPublisherShape>() {}
 
 const unavailable = (what: string) => brokerUnavailable("kafka", what)
-
-/** A Kafka client that fails fast, leaving retries and their logging to the caller. */
-export const kafkaClient = (brokers: ReadonlyArray<string>, clientId: string) =>
-  new Kafka({
-    clientId,
-    brokers: [...brokers],
-    connectionTimeout: 3_000,
-    requestTimeout: 30_000,
-    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2_000 },
-    logLevel: logLevel.NOTHING
-  })
-
-/** A consumer group's lag on each partition of a topic: the end offsets less the group's committed ones. */
-export const partitionLags = async (admin: Admin, topic: string, groupId: string) => {
-  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })])
-  const done = new Map(committed.flatMap((entry) => entry.partitions.map((p) => [p.partition, Number(p.offset)] as const)))
-  return ends
-    .map((end) => ({ partition: end.partition, lag: Math.max(0, Number(end.high) - Math.max(0, done.get(end.partition) ?? 0)) }))
-    .sort((a, b) => a.partition - b.partition)
-}
-
-/** Creates the topics that do not exist yet: `retention.ms` and `retention.bytes` unlimited. */
-export const ensureTopics = (admin: Admin, spec: KafkaTopicSpec) =>
-  Effect.tryPromise({
-    try: async () => {
-      const existing = new Set(await admin.listTopics())
-      const missing = spec.topics.filter((topic) => !existing.has(topic))
-      if (missing.length === 0) return missing
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: spec.partitions,
-          replicationFactor: spec.replicationFactor,
-          configEntries: [
-            { name: "retention.ms", value: "-1" },
-            { name: "retention.bytes", value: "-1" }
-          ]
-        }))
-      })
-      return missing
-    },
-    catch: unavailable("creating topics")
-  }).pipe(
-    Effect.tap((created) =>
-      created.length > 0 ? Effect.logInfo("kafka topics created").pipe(Effect.annotateLogs({ topics: created.join(",") })) : Effect.void
-    )
-  )
-
-/**
- * Creates the topics at start-up, before anything subscribes, retrying while Kafka is unreachable
- * (the relay creates them too when it connects, so nothing waits on this).
- */
-export const createTopicsAtStartup = (options: KafkaTopicSpec & { readonly brokers: ReadonlyArray<string>; readonly clientId: string }) =>
-  Effect.gen(function*() {
-    const admin = kafkaClient(options.brokers, `${options.clientId}-admin`).admin()
-    yield* Effect.acquireUseRelease(
-      Effect.tryPromise({ try: () => admin.connect(), catch: unavailable("connecting") }),
-      () => ensureTopics(admin, options),
-      () => Effect.promise(() => admin.disconnect().catch(() => undefined))
-    )
-  }).pipe(
-    Effect.tapError((error) => Effect.logDebug("kafka topics not created yet", error.message)),
-    Effect.retry(Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("10 seconds")))),
-    Effect.catchAll(() => Effect.void)
-  )
 
 /** Consecutive runs of records whose encoded size stays under `maxBytes` (a record alone may pass it). */
 export const chunksOf = (records: ReadonlyArray<KafkaRecord>, maxBytes: number) => {
@@ -177,7 +106,7 @@ const committedPosition = (kafka: Kafka, admin: Admin, topic: string, clientId: 
       if (partition === undefined || BigInt(partition.high) <= BigInt(partition.low)) return undefined
       const end = BigInt(partition.high) - 1n
       const consumer = kafka.consumer({ groupId: `${clientId}.position.${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 50 })
-      let position: OutboxCursor | undefined
+      let position: CommitPosition | undefined
       try {
         const reachedEnd = new Promise<void>((resolve) =>
           consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -189,7 +118,7 @@ const committedPosition = (kafka: Kafka, admin: Admin, topic: string, clientId: 
         await consumer.run({
           eachMessage: async ({ message }) => {
             if (message.key?.toString() === POSITION_KEY && message.value !== null) {
-              position = JSON.parse(message.value.toString()) as OutboxCursor
+              position = JSON.parse(message.value.toString()) as CommitPosition
             }
           }
         })
@@ -232,7 +161,7 @@ export const make = (options: KafkaPublisherOptions) =>
       logLevel: logLevel.NOTHING
     })
     /** The producer of the current session, and the position committed as far as it knows. */
-    let session: { readonly producer: Producer; committed: OutboxCursor | undefined } | undefined
+    let session: { readonly producer: Producer; committed: CommitPosition | undefined } | undefined
 
     const disconnect = Effect.suspend(() => {
       const current = session
@@ -295,7 +224,7 @@ export const make = (options: KafkaPublisherOptions) =>
         const committed = current.committed
         const fresh = committed === undefined
           ? records
-          : records.filter((record) => compareCursors(record.position, committed) > 0)
+          : records.filter((record) => compareCommitPositions(record.position, committed) > 0)
         if (fresh.length === 0) return
         const through = fresh[fresh.length - 1]!.position
         yield* Effect.tryPromise({
