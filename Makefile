@@ -57,8 +57,8 @@ $(PROMTOOL):
 	  || { apt-get update >/dev/null && apt-get download prometheus >/dev/null; }; } && dpkg-deb -x prometheus_*.deb root
 	@mv .data/tmp/promtool/root/usr/bin/promtool $@ && rm -rf .data/tmp/promtool
 
-check-alerts: $(PROMTOOL) ## check the Prometheus alert rules (ops/prometheus) and run their unit tests
-	@$(PROMTOOL) check rules ops/prometheus/alerts.yml
+check-alerts: $(PROMTOOL) ## check the Prometheus configuration and alert rules (ops/prometheus) and run the rules' unit tests
+	@$(PROMTOOL) check config ops/prometheus/prometheus.yml
 	@cd ops/prometheus && ../../$(PROMTOOL) test rules alerts.test.yml
 
 services: $(INSTALLED) ## start PostgreSQL, RabbitMQ and Kafka (no-op when they answer)

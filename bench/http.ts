@@ -118,7 +118,7 @@ const groupCommits = (opsUrl: string) =>
     return {
       groups: value("eventstore_group_commit_appends_count"),
       appends: value("eventstore_group_commit_appends_sum"),
-      millis: value("eventstore_group_commit_ms_sum")
+      millis: value("eventstore_group_commit_duration_seconds_sum") * 1000
     }
   })
 

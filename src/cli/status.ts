@@ -88,7 +88,7 @@ export const readStatus = Effect.gen(function*() {
     outboxBacklog: part(outbox.backlog),
     projectorLag: part(projectorLag(config.kafka.brokers, names.eventsTopic("order"), `${config.messagingPrefix}projector.order_summaries`)),
     deadLetters: part(queueDepth(config.amqp.url, names.deadLetterQueue)),
-    quarantined: part(Effect.map(quarantine.list(), (parked) => parked.length)),
+    quarantined: part(Effect.map(quarantine.countBySource, (counts) => Object.values(counts).reduce((sum, count) => sum + count, 0))),
     stuckDeliveries: part(deliveries.countStuck)
   }, { concurrency: "unbounded" })
 })
@@ -101,7 +101,10 @@ const show = <A>(value: Part<A>, render: (value: A) => string) => value.ok ? ren
 export const renderStatus = (status: Status) =>
   [
     `active relay        ${show(status.activeRelay, (relay) => relay === null ? "none: no relay holds the lock" : `pid ${relay.pid} from ${relay.client}, since ${relay.since}`)}`,
-    `outbox backlog      ${show(status.outboxBacklog, (backlog) => `events ${backlog.events}, notifications ${backlog.notifications}`)}`,
+    `outbox backlog      ${show(status.outboxBacklog, (backlog) => OutboxStore.destinations.map((destination) => {
+      const { oldestAgeSeconds, pending } = backlog[destination]
+      return `${destination} ${pending}${pending === 0 ? "" : ` (oldest ${oldestAgeSeconds.toFixed(1)} s)`}`
+    }).join(", "))}`,
     `projector lag       ${show(status.projectorLag, (lags) => lags.map(({ lag, partition }) => `p${partition} ${lag}`).join(", ") || "no partitions")}`,
     `dead letters        ${show(status.deadLetters, String)}`,
     `quarantined rows    ${show(status.quarantined, String)}`,

@@ -1,6 +1,7 @@
 /** EventStore on PostgreSQL (tables in migrations/0001_events.sql). */
 import { SqlClient, type SqlError, type Statement } from "@effect/sql"
 import { Chunk, Data, Duration, Effect, Exit, Layer, Metric, MetricBoundaries, Option, Queue, Schedule } from "effect"
+import { durationHistogram } from "../observability/histograms.js"
 import { purgeForever } from "../database/retention.js"
 import {
   APPENDED_CHANNEL,
@@ -67,10 +68,10 @@ const groupAppends = Metric.histogram(
   MetricBoundaries.exponential({ start: 1, factor: 2, count: 9 }),
   "Appends written together by one group commit (one statement, one transaction)"
 )
-const groupMillis = Metric.histogram(
-  "eventstore_group_commit_ms",
-  MetricBoundaries.exponential({ start: 0.5, factor: 2, count: 14 }),
-  "Time to write one group commit, from taking the group to answering it"
+const groupDuration = durationHistogram(
+  "eventstore_group_commit_duration_seconds",
+  "Time to write one group commit, from taking the group to answering it",
+  { fromMillis: 0.5, count: 14 }
 )
 
 /** Snapshots kept per stream: the newest and a few before it. */
@@ -418,7 +419,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
       }
       if (appendedAny) yield* announce
     }).pipe(
-      Metric.trackDurationWith(groupMillis, Duration.toMillis),
+      Metric.trackDurationWith(groupDuration, Duration.toMillis),
       Effect.withSpan("EventStore.groupCommit", { attributes: { appends: group.length }, captureStackTrace: false })
     )
 

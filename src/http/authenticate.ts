@@ -18,7 +18,7 @@ import { type Action, grantOf } from "../auth/policy.js"
 import { RateLimits } from "../auth/RateLimits.js"
 import { type InvalidToken, TokenVerifier } from "../auth/TokenVerifier.js"
 import { AppConfig } from "../config.js"
-import { note } from "./accessLog.js"
+import { notePrincipal } from "./accessLog.js"
 import { Api } from "./Api.js"
 import { Forbidden, TooManyRequests, Unauthorized, Unavailable } from "./errors.js"
 import { Authentication, RequiredAction, whoMayText } from "./security.js"
@@ -136,7 +136,7 @@ export const AuthenticationLive = Layer.effect(
             Effect.catchTag("RateLimited", (limited) => tooMany(limited.retryAfterSeconds, `subject ${principal.subject}`))
           )
           const route = yield* HttpRouter.RouteContext
-          yield* note({ route: route.route.path, principal: principal.subject })
+          yield* notePrincipal(principal.subject)
           const action = actions.get(`${route.route.method} ${route.route.path}`)
           // A protected endpoint without an action is a bug of this API, not the caller's.
           if (action === undefined) return yield* Effect.dieMessage(`no action declared for ${route.route.method} ${route.route.path}`)

@@ -11,7 +11,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Layer, type LogLevel, Option } from "effect"
 import * as RateLimits from "../auth/RateLimits.js"
 import * as TokenVerifier from "../auth/TokenVerifier.js"
-import { accessLog } from "./accessLog.js"
+import { observeRequests } from "./accessLog.js"
 import { Api } from "./Api.js"
 import { anonymousRateLimit, AuthenticationLive } from "./authenticate.js"
 import * as NodeServer from "./nodeServer.js"
@@ -62,7 +62,7 @@ const cors = (origins: ReadonlyArray<string>) =>
  * first), so that it answers at once.
  */
 export const layer = (options: HttpServerOptions) =>
-  HttpApiBuilder.serve(accessLog(options.accessLogLevel)).pipe(
+  HttpApiBuilder.serve(observeRequests(options.accessLogLevel)).pipe(
     withResponseHeaders,
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeServer.layer({ port: options.port, host: options.host ?? "0.0.0.0" })),

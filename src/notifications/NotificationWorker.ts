@@ -46,6 +46,7 @@ import {
 import { NotificationTask, type Topology } from "../messaging/contracts.js"
 import { outdatedPushQueue } from "../messaging/rabbitTopology.js"
 import { type Claim, DeliveryStore, type Lease } from "./DeliveryStore.js"
+import * as Depths from "./depths.js"
 import * as metrics from "./metrics.js"
 import { PushGateway } from "./PushGateway.js"
 import { makeQueuePublisher, PublishFailed, type QueuePublisher } from "./QueuePublisher.js"
@@ -444,6 +445,7 @@ export const run = (options: NotificationWorkerOptions) =>
       for (let i = 0; i < BATCH_LOOPS; i++) yield* FiberSet.run(handlers, work)
       yield* Effect.forkScoped(Sweeper.run(current.publisher, { ...options.sweep, pushQueue: names.pushQueue }))
       yield* Effect.forkScoped(purgeForever((limit) => deliveries.purgeSettled(options.deliveryRetention, limit), "settled deliveries"))
+      yield* Effect.forkScoped(Depths.measureForever(connection, names))
 
       const { consumerTag } = yield* Effect.tryPromise(() =>
         consumer.consume(names.pushQueue, (message) => {

@@ -1,5 +1,6 @@
 /** What the notification worker counts, served at its /metrics. */
-import { Metric, MetricBoundaries } from "effect"
+import { Metric } from "effect"
+import { durationHistogram } from "../observability/histograms.js"
 
 export const sent = Metric.counter("notifications_sent_total", { description: "Push notifications sent", incremental: true })
 
@@ -35,8 +36,16 @@ export const requeued = Metric.counter("notifications_requeued_total", {
   incremental: true
 })
 
-export const endToEnd = Metric.histogram(
-  "notification_end_to_end_ms",
-  MetricBoundaries.exponential({ start: 5, factor: 2, count: 14 }),
-  "Time from the event's commit to the push gateway's answer"
+export const endToEnd = durationHistogram(
+  "notification_end_to_end_seconds",
+  "Time from the event's commit to the push gateway's answer",
+  { fromMillis: 5, count: 14 }
 )
+
+export const deadLetterQueueDepth = Metric.gauge("notifications_dead_letter_queue_depth", {
+  description: "Tasks waiting in the dead-letter queue for an operator (see `dlq`)"
+})
+
+export const stuckDeliveries = Metric.gauge("notifications_stuck_deliveries", {
+  description: "Deliveries unsettled past their due time: the sweeper publishes them again; a count that stays up means it cannot"
+})

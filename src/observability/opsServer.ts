@@ -11,6 +11,7 @@ import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import * as NodeServer from "../http/nodeServer.js"
 import { contentType, metricsText } from "./prometheus.js"
+import { collectRuntimeMetrics } from "./runtimeMetrics.js"
 import { checkAllReady, type ReadinessCheck } from "./readiness.js"
 
 export interface OpsServerOptions {
@@ -40,8 +41,9 @@ const routes = (checks: ReadonlyArray<ReadinessCheck>) =>
 
 /** Serves the ops endpoints; exposes nothing, needs the database pool (for /ready). */
 export const layer = (options: OpsServerOptions): Layer.Layer<never, never, SqlClient.SqlClient> =>
-  Layer.merge(
+  Layer.mergeAll(
     HttpServer.serve(routes(options.checks ?? [])),
+    Layer.effectDiscard(collectRuntimeMetrics),
     Layer.effectDiscard(
       HttpServer.addressFormattedWith((address) => Effect.logInfo(`${options.name} ops server (/health, /ready, /metrics) at ${address}`))
     )

@@ -131,25 +131,6 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`
 }
 
-/** The process's own figures, read at each scrape: memory and CPU, as every process reports them. */
-const processGauges = {
-  residentBytes: Metric.gauge("process_resident_memory_bytes", { description: "Resident memory of the process" }),
-  heapUsedBytes: Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use (live objects and garbage not yet collected)" }),
-  heapTotalBytes: Metric.gauge("nodejs_heap_total_bytes", { description: "V8 heap reserved" }),
-  cpuSeconds: Metric.gauge("process_cpu_seconds", { description: "CPU time the process has used, user and system" })
-}
-
-const sampleProcess = Effect.suspend(() => {
-  const memory = process.memoryUsage()
-  const cpu = process.cpuUsage()
-  return Effect.all([
-    Metric.set(processGauges.residentBytes, memory.rss),
-    Metric.set(processGauges.heapUsedBytes, memory.heapUsed),
-    Metric.set(processGauges.heapTotalBytes, memory.heapTotal),
-    Metric.set(processGauges.cpuSeconds, (cpu.user + cpu.system) / 1e6)
-  ], { discard: true })
-})
-
 /** Figures read only when scraped (a pool's connections, say), registered by what owns them. */
 const onScrape = new Set<Effect.Effect<void>>()
 
@@ -160,5 +141,5 @@ export const sampleOnScrape = (sample: Effect.Effect<void>): () => void => {
 }
 
 export const metricsText: Effect.Effect<string> = Effect.suspend(() =>
-  Effect.all([sampleProcess, ...onScrape], { discard: true })
+  Effect.all(Array.from(onScrape), { discard: true })
 ).pipe(Effect.zipRight(Effect.map(Metric.snapshot, renderPrometheus)))

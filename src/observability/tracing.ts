@@ -12,13 +12,18 @@ import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Config, Effect, Layer, Option } from "effect"
 
-const endpoint = Config.string("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").pipe(
-  Config.orElse(() => Config.string("OTEL_EXPORTER_OTLP_ENDPOINT")),
-  Config.option
-)
-const protocol = Config.string("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").pipe(
-  Config.orElse(() => Config.string("OTEL_EXPORTER_OTLP_PROTOCOL")),
-  Config.withDefault("http/protobuf"),
+/** A standard variable, if set: OpenTelemetry treats an empty value as unset (compose files pass them so). */
+const standard = (name: string) => Config.string(name).pipe(Config.option, Config.map(Option.filter((value) => value.trim() !== "")))
+
+/** The signal's own variable, else the general one. */
+const tracesOrGeneral = (suffix: string) =>
+  Config.all([standard(`OTEL_EXPORTER_OTLP_TRACES_${suffix}`), standard(`OTEL_EXPORTER_OTLP_${suffix}`)]).pipe(
+    Config.map(([traces, general]) => Option.orElse(traces, () => general))
+  )
+
+const endpoint = tracesOrGeneral("ENDPOINT")
+const protocol = tracesOrGeneral("PROTOCOL").pipe(
+  Config.map(Option.getOrElse(() => "http/protobuf")),
   Config.validate({
     message: "must be http/protobuf or http/json (grpc is not supported here)",
     validation: (value) => value === "http/protobuf" || value === "http/json"
@@ -26,7 +31,7 @@ const protocol = Config.string("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").pipe(
 )
 const disabled = Config.boolean("OTEL_SDK_DISABLED").pipe(Config.withDefault(false))
 const tracesExporter = Config.string("OTEL_TRACES_EXPORTER").pipe(Config.withDefault("otlp"))
-const serviceName = Config.string("OTEL_SERVICE_NAME").pipe(Config.option)
+const serviceName = standard("OTEL_SERVICE_NAME")
 
 /** Whether this process exports its traces. */
 export const exporting = Effect.gen(function*() {

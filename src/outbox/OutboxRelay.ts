@@ -19,10 +19,11 @@
  */
 import type { SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { QuarantineStore } from "../quarantine/QuarantineStore.js"
+import { measureParked, QuarantineStore } from "../quarantine/QuarantineStore.js"
 import * as PgDatabase from "../database/PgDatabase.js"
 import { purgeForever } from "../database/retention.js"
-import { Clock, Duration, Effect, Fiber, Metric, MetricBoundaries, Queue, Ref, Schedule, Stream } from "effect"
+import { Clock, Duration, Effect, Fiber, Metric, Queue, Ref, Schedule, Stream } from "effect"
+import { durationHistogram } from "../observability/histograms.js"
 import { APPENDED_CHANNEL } from "../eventstore/EventStore.js"
 import type { BrokerUnavailable } from "../messaging/errors.js"
 import { KafkaPublisher } from "../messaging/KafkaPublisher.js"
@@ -60,6 +61,9 @@ const HEARTBEAT_INTERVAL = Duration.millis(500)
 const brokerOf: Record<Destination, BrokerUnavailable["broker"]> = { events: "kafka", notifications: "rabbitmq" }
 
 const backlogGauge = Metric.gauge("outbox_backlog", { description: "Outbox rows not yet delivered, by destination" })
+const oldestGauge = Metric.gauge("outbox_oldest_unpublished_age_seconds", {
+  description: "How long the oldest row not yet delivered has waited, by destination (0 when none): the delay a consumer sees"
+})
 const publishedTotal = Metric.counter("outbox_published_total", {
   description: "Outbox rows published and confirmed by their broker, by destination",
   incremental: true
@@ -68,10 +72,10 @@ const publishFailures = Metric.counter("outbox_publish_failures_total", {
   description: "Failed publish attempts (each is retried), by destination",
   incremental: true
 })
-const publishLatency = Metric.histogram(
-  "outbox_publish_latency_ms",
-  MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 }),
-  "Time from an event's commit to its broker's confirm, by destination"
+const publishLatency = durationHistogram(
+  "outbox_publish_latency_seconds",
+  "Time from an event's commit to its broker's confirm, by destination",
+  { fromMillis: 1, count: 16 }
 )
 const activeGauge = Metric.gauge("outbox_relay_active", { description: "1 while this process is the active relay" })
 
@@ -204,12 +208,17 @@ export const run = (options: OutboxRelayOptions) =>
 
     const housekeeping = Effect.all([
       store.backlog.pipe(
-        Effect.flatMap((counts) =>
-          Effect.forEach(destinations, (destination) => Metric.set(byDestination(backlogGauge, destination), counts[destination]))
+        Effect.flatMap((backlogs) =>
+          Effect.forEach(destinations, (destination) =>
+            Effect.zipRight(
+              Metric.set(byDestination(backlogGauge, destination), backlogs[destination].pending),
+              Metric.set(byDestination(oldestGauge, destination), backlogs[destination].oldestAgeSeconds)
+            ))
         ),
         Effect.repeat(Schedule.spaced("5 seconds"))
       ),
-      purgeForever((limit) => store.purge(options.retention, limit))
+      purgeForever((limit) => store.purge(options.retention, limit)),
+      measureParked("15 seconds")
     ], { concurrency: "unbounded", discard: true })
 
     /**

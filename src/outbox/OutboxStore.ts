@@ -19,6 +19,12 @@ export interface OutboxEntry {
   readonly notification: Notification | null
 }
 
+/** What a destination has still to receive: how many rows, and how long the oldest has waited (0 when none). */
+export interface Backlog {
+  readonly pending: number
+  readonly oldestAgeSeconds: number
+}
+
 /** The cursor was not moved: this process no longer holds the relay lock. */
 export class LeadershipLost extends Data.TaggedError("LeadershipLost")<{ readonly destination: Destination }> {}
 
@@ -40,7 +46,7 @@ export interface OutboxStoreShape {
     fence: { readonly lockKey: number; readonly leaderPid: number }
   ) => Effect.Effect<void, LeadershipLost | SqlError.SqlError>
   /** Rows not yet delivered, per destination (ended transactions only). */
-  readonly backlog: Effect.Effect<Readonly<Record<Destination, number>>, SqlError.SqlError>
+  readonly backlog: Effect.Effect<Readonly<Record<Destination, Backlog>>, SqlError.SqlError>
   /**
    * Puts an event back in line for a destination: a new outbox row, in a transaction of its own, so
    * it sorts after everything relayed so far (a quarantined row, retried).
@@ -108,16 +114,27 @@ export const make = Effect.gen(function*() {
       Effect.flatMap((rows) => rows.length === 1 ? Effect.void : Effect.fail(new LeadershipLost({ destination })))
     )
 
-  const backlog: OutboxStoreShape["backlog"] = sql<{ destination: Destination; pending: number }>`
-    SELECT c.destination, count(o.global_position)::int AS pending
-    FROM outbox_cursors c
-    LEFT JOIN outbox o ON o.destination = c.destination
-      AND (o.transaction_id, o.global_position) > (c.transaction_id, c.global_position)
-    GROUP BY c.destination`.pipe(
+  // The oldest row is the first after the cursor in commit order: one step along the primary key.
+  const backlog: OutboxStoreShape["backlog"] = sql<{ destination: Destination; pending: number; oldest_age_seconds: number }>`
+    SELECT c.destination,
+      (SELECT count(*) FROM outbox o
+        WHERE o.destination = c.destination
+          AND (o.transaction_id, o.global_position) > (c.transaction_id, c.global_position))::int AS pending,
+      coalesce(extract(epoch FROM now() - (
+        SELECT o.created_at FROM outbox o
+        WHERE o.destination = c.destination
+          AND (o.transaction_id, o.global_position) > (c.transaction_id, c.global_position)
+        ORDER BY o.transaction_id, o.global_position
+        LIMIT 1
+      )), 0)::float8 AS oldest_age_seconds
+    FROM outbox_cursors c`.pipe(
     Effect.map((rows) => {
-      const counts: Record<Destination, number> = { events: 0, notifications: 0 }
-      for (const row of rows) counts[row.destination] = row.pending
-      return counts
+      const none: Backlog = { pending: 0, oldestAgeSeconds: 0 }
+      const backlogs: Record<Destination, Backlog> = { events: none, notifications: none }
+      for (const row of rows) {
+        backlogs[row.destination] = { pending: row.pending, oldestAgeSeconds: Math.max(0, row.oldest_age_seconds) }
+      }
+      return backlogs
     })
   )
 

@@ -4,9 +4,10 @@
  * Nothing is dropped in silence: a parked row stays until it is retried.
  */
 import { SqlClient, type SqlError } from "@effect/sql"
-import { Context, Effect, Layer, Metric } from "effect"
+import { Context, type Duration, Effect, Layer, Metric, Schedule } from "effect"
 
-export type QuarantineSource = "outbox:events" | "outbox:notifications" | "projector:order_summaries"
+export const quarantineSources = ["outbox:events", "outbox:notifications", "projector:order_summaries"] as const
+export type QuarantineSource = typeof quarantineSources[number]
 
 export interface Parked {
   readonly id: number
@@ -28,6 +29,8 @@ export interface QuarantineStoreShape {
   /** Parked entries not yet retried (or all, with `all`), oldest first. */
   readonly list: (options?: { readonly all?: boolean }) => Effect.Effect<ReadonlyArray<Parked>, SqlError.SqlError>
   readonly markRetried: (id: number) => Effect.Effect<void, SqlError.SqlError>
+  /** Parked entries not yet retried, by source (0 for a source with none). */
+  readonly countBySource: Effect.Effect<Readonly<Record<QuarantineSource, number>>, SqlError.SqlError>
 }
 
 export class QuarantineStore extends Context.Tag("app/QuarantineStore")<QuarantineStore, QuarantineStoreShape>() {}
@@ -36,6 +39,21 @@ export const quarantinedTotal = Metric.counter("quarantined_total", {
   description: "Rows and messages parked in the quarantine because they can never be processed, by source",
   incremental: true
 })
+
+const parkedRows = Metric.gauge("quarantined_rows", {
+  description: "Entries parked in the quarantine and not yet retried, by source: each waits for an operator (`quarantine list`)"
+})
+
+/** Sets `quarantined_rows` from the table, every `interval`, until interrupted (a failed count is skipped). */
+export const measureParked = (interval: Duration.DurationInput) =>
+  Effect.flatMap(QuarantineStore, (store) =>
+    store.countBySource.pipe(
+      Effect.flatMap((counts) =>
+        Effect.forEach(quarantineSources, (source) => Metric.set(Metric.tagged(parkedRows, "source", source), counts[source]))
+      ),
+      Effect.ignore,
+      Effect.repeat(Schedule.spaced(interval))
+    ))
 
 interface Row {
   readonly id: number
@@ -87,7 +105,16 @@ export const make = Effect.gen(function*() {
   const markRetried: QuarantineStoreShape["markRetried"] = (id) =>
     Effect.asVoid(sql`UPDATE quarantine SET retried_at = now() WHERE id = ${id}`)
 
-  return QuarantineStore.of({ park, list, markRetried })
+  const countBySource: QuarantineStoreShape["countBySource"] = sql<{ source: QuarantineSource; parked: number }>`
+    SELECT source, count(*)::int AS parked FROM quarantine WHERE retried_at IS NULL GROUP BY source`.pipe(
+    Effect.map((rows) => {
+      const counts = Object.fromEntries(quarantineSources.map((source) => [source, 0])) as Record<QuarantineSource, number>
+      for (const row of rows) counts[row.source] = row.parked
+      return counts
+    })
+  )
+
+  return QuarantineStore.of({ park, list, markRetried, countBySource })
 })
 
 export const layer = Layer.effect(QuarantineStore, make)

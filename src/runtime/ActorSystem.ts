@@ -22,11 +22,11 @@ import {
   FiberSet,
   Layer,
   Metric,
-  MetricBoundaries,
   Option,
   Schedule,
   type Scope
 } from "effect"
+import { durationHistogram } from "../observability/histograms.js"
 import { AppConfig, type RuntimeSettings } from "../config.js"
 import type { AggregateDefinition } from "../domain/aggregate.js"
 import { currentTraceContext } from "../observability/traceContext.js"
@@ -88,10 +88,10 @@ const commandsTotal = Metric.counter("actor_commands_total", {
   description: "Commands handled by actors, by aggregate type and outcome",
   incremental: true
 })
-const commandDuration = Metric.histogram(
-  "actor_command_duration_ms",
-  MetricBoundaries.exponential({ start: 0.5, factor: 2, count: 14 }),
-  "Time from a command's arrival in the mailbox to its answer"
+const commandDuration = durationHistogram(
+  "actor_command_duration_seconds",
+  "Time from a command's arrival in the mailbox to its answer",
+  { fromMillis: 0.5, count: 14 }
 )
 const cachedActors = Metric.gauge("actors_cached", {
   description: "Actors cached (state in memory), by aggregate type; a fiber runs only for those with messages waiting"

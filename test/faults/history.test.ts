@@ -237,7 +237,7 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
     // The outbox drains; Kafka holds every event exactly once, each key's in version order.
     yield* Effect.flatMap(Outbox.OutboxStore, (outbox) =>
       outbox.backlog.pipe(
-        Effect.filterOrFail((backlog) => backlog.events === 0 && backlog.notifications === 0, () => new Error("outbox not drained")),
+        Effect.filterOrFail((backlog) => backlog.events.pending === 0 && backlog.notifications.pending === 0, () => new Error("outbox not drained")),
         Effect.retry({ schedule: Schedule.spaced("200 millis"), times: 600 })
       )).pipe(Effect.provide(judgeContext))
     const all = [...stored.values()].flat()

@@ -20,9 +20,9 @@ import {
   queueDepth,
   requestsFor,
   TestPushGateway,
-  workerMetric,
   workerProcess
 } from "../support/notifications.js"
+import { opsMetric } from "../support/ops.js"
 import { service } from "../support/faults/services.js"
 
 
@@ -74,8 +74,8 @@ layer(Environment, { excludeTestServices: true })("PostgreSQL down under the not
       yield* eventually("the push queue is empty", queueDepth(env.names.pushQueue), (n) => n === 0, Duration.seconds(60))
       yield* Effect.sleep("2 seconds")
       for (const task of all) expect(yield* deliveredFor(push, task.eventId)).toHaveLength(1)
-      expect(yield* workerMetric(worker.port, "notifications_sent_total")).toBe(all.length)
-      expect(yield* workerMetric(worker.port, "notifications_repushed_total")).toBe(0)
+      expect(yield* opsMetric(worker.port, "notifications_sent_total")).toBe(all.length)
+      expect(yield* opsMetric(worker.port, "notifications_repushed_total")).toBe(0)
       const ids = new Set(all.map((task) => task.eventId))
       const letters = yield* Effect.orDie(listDeadLetters(settings.amqp.url, env.names, 1000))
       expect(letters.filter((letter) => ids.has(letter.eventId))).toEqual([])

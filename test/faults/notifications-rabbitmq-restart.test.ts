@@ -20,9 +20,9 @@ import {
   queueDepth,
   requestsFor,
   TestPushGateway,
-  workerMetric,
   workerProcess
 } from "../support/notifications.js"
+import { opsMetric } from "../support/ops.js"
 import { service } from "../support/faults/services.js"
 
 
@@ -68,7 +68,7 @@ layer(Environment, { excludeTestServices: true })("RabbitMQ restarted under the 
         // The refused first attempt, and the push.
         expect(yield* requestsFor(push, task.eventId)).toHaveLength(2)
       }
-      expect(yield* workerMetric(worker.port, "notifications_sent_total")).toBe(all.length)
-      expect(yield* workerMetric(worker.port, "notifications_repushed_total")).toBe(0)
+      expect(yield* opsMetric(worker.port, "notifications_sent_total")).toBe(all.length)
+      expect(yield* opsMetric(worker.port, "notifications_repushed_total")).toBe(0)
     }).pipe(Effect.ensuring(rabbitmq("start"))), 240_000)
 })

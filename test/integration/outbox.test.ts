@@ -102,7 +102,7 @@ layer(Outbox.layer.pipe(Layer.provideMerge(appOnEnvironment({ relay: true }))), 
       // Delivered: both cursors passed every row.
       const outbox = yield* Outbox.OutboxStore
       const backlog = yield* outbox.backlog
-      expect(backlog).toEqual({ events: 0, notifications: 0 })
+      expect(backlog).toEqual({ events: { pending: 0, oldestAgeSeconds: 0 }, notifications: { pending: 0, oldestAgeSeconds: 0 } })
     }))
 
   it.effect("a consumer group that starts later replays every event ever appended, in version order per key", () =>

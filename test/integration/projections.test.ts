@@ -17,6 +17,7 @@ import { startCli } from "../../bench/lib/processes.js"
 import { environmentConfig, messagingEnvironment, orderLifeAfterPlacing, settings, TestMessaging } from "../support/messaging.js"
 import { options, placeOrder } from "../support/orders.js"
 import { adminToken, bearer } from "../support/auth.js"
+import { opsMetric, opsPortOf } from "../support/ops.js"
 
 const kafka = new Kafka({ clientId: "projection-tests", brokers: [...settings.kafka.brokers], logLevel: logLevel.NOTHING })
 
@@ -190,6 +191,7 @@ layer(environment(Layer.empty), { excludeTestServices: true })("projector proces
       const id = ids[0]!
       const history = yield* store.readStream(id)
       const projector = yield* startCli(["project"], { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix })
+      const ops = yield* opsPortOf(projector)
       yield* projector.waitForLine(/projector consuming/, 30_000)
       // Versions 1 and 4 only: 2 and 3 must come from the store.
       yield* Effect.promise(async () => {
@@ -209,6 +211,12 @@ layer(environment(Layer.empty), { excludeTestServices: true })("projector proces
       let expected: OrderSummary | undefined
       for (const event of history.slice(0, 4)) expected = Either.getOrThrow(applyToSummary(expected, fromRecorded(event)))
       expect(row._tag === "Some" ? row.value : undefined).toEqual(expected)
+      // Written seconds after their commit: every write missed the default 200 ms target, and was counted.
+      const written = yield* opsMetric(ops, "projection_lag_seconds_count")
+      expect(written).toBeGreaterThanOrEqual(1)
+      expect(yield* opsMetric(ops, "projection_lag_breaches_total")).toBe(written)
+      expect(yield* opsMetric(ops, "projection_lag_seconds_sum")).toBeGreaterThan(0.2 * written)
+      yield* projector.waitForLine(/projection lag is over the threshold.*thresholdMs=200/, 10_000)
     }))
 
   it.scoped("a projector killed mid-stream and started again: no double count, no gap", () =>
@@ -221,9 +229,13 @@ layer(environment(Layer.empty), { excludeTestServices: true })("projector proces
       const traffic = yield* Effect.fork(orderLives(60, 4))
       yield* Effect.sleep("1 second")
       yield* first.kill("SIGKILL")
-      const second = yield* startCli(["project"], relayAndProjector)
+      // With a target no write misses, none is counted as a breach.
+      const second = yield* startCli(["project"], { ...relayAndProjector, PROJECTION_LAG_WARNING: "1 hour" })
+      const ops = yield* opsPortOf(second)
       yield* second.waitForLine(/projector consuming/, 30_000)
       const ids = yield* Fiber.join(traffic)
       yield* readModelMatchesStore(ids)
+      expect(yield* opsMetric(ops, "projection_lag_seconds_count")).toBeGreaterThan(0)
+      expect(yield* opsMetric(ops, "projection_lag_breaches_total")).toBe(0)
     }), 120_000)
 })

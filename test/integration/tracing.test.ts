@@ -14,6 +14,7 @@ import { authEnvironment, bearer, token } from "../support/auth.js"
 import { freePort } from "../support/faults/toxiproxy.js"
 import { messagingEnvironment, TestMessaging } from "../support/messaging.js"
 import { notificationQueuesRemoved, pushGatewayLayer, TestPushGateway } from "../support/notifications.js"
+import { opsMetric, opsPortOf } from "../support/ops.js"
 
 interface ReceivedSpan {
   readonly service: string
@@ -65,6 +66,7 @@ layer(Environment, { excludeTestServices: true })("tracing", (it) => {
       }
       const common = { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix, OUTBOX_POLL_INTERVAL: "200 millis", ...tracing }
       const serve = yield* startCli(["serve"], { ...common, ...authEnvironment, PORT: String(port), OPS_PORT: "0" })
+      const ops = yield* opsPortOf(serve)
       yield* serve.waitForLine(/Listening on http/, 60_000)
       const worker = yield* startCli(["worker"], { ...common, PUSH_GATEWAY_URL: push.gateway.url, WORKER_PORT: "0" })
       yield* worker.waitForLine(/worker consuming/, 60_000)
@@ -120,5 +122,14 @@ layer(Environment, { excludeTestServices: true })("tracing", (it) => {
       expect(pushed?.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`))
       // Log lines written inside the trace's spans name it.
       expect([...serve.lines, ...worker.lines].some((line) => line.includes(`traceId=${traceId}`))).toBe(true)
+      // One access-log line for the request, in its trace, by route template, with the principal.
+      const accessLines = serve.lines.filter((line) => line.includes(`message="http request"`) && line.includes(`traceId=${traceId}`))
+      expect(accessLines).toHaveLength(1)
+      expect(accessLines[0]).toMatch(/method=POST/)
+      expect(accessLines[0]).toMatch(/route=\/orders\/:orderId\/confirm/)
+      expect(accessLines[0]).toMatch(/status=200/)
+      expect(accessLines[0]).toContain(`principal=${customerId}`)
+      // And one observation of the request metric, by the same template.
+      expect(yield* opsMetric(ops, `http_request_duration_seconds_count{method="POST",route="/orders/:orderId/confirm",status="200"}`)).toBe(1)
     }), { timeout: 180_000 })
 })

@@ -20,9 +20,9 @@ import {
   queueDepth,
   requestsFor,
   TestPushGateway,
-  workerMetric,
   workerProcess
 } from "../support/notifications.js"
+import { opsMetric } from "../support/ops.js"
 
 /** A migrated database, a prefix and a push provider of the test's own; the workers are processes. */
 const Environment = nonDeduplicatingEnvironment
@@ -59,7 +59,7 @@ layer(Environment, { excludeTestServices: true })("notification workers as proce
       yield* eventually("the redelivered task was settled", queueDepth(env.names.pushQueue), (depth) => depth === 0)
       yield* Effect.sleep("1 second")
       expect(yield* requestsFor(push, task.eventId)).toHaveLength(1)
-      expect(yield* workerMetric(next.port, "notifications_duplicates_total")).toBe(1)
+      expect(yield* opsMetric(next.port, "notifications_duplicates_total")).toBe(1)
     }))
 
   it.scoped("a worker killed between push and record: pushed a second time, with the same key, and counted", () =>
@@ -83,8 +83,8 @@ layer(Environment, { excludeTestServices: true })("notification workers as proce
       expect(pushes.map((received) => received.idempotencyKey)).toEqual([task.eventId, task.eventId])
       expect(pushes[1]!.body).toEqual(pushes[0]!.body)
       yield* eventually("the queue is empty", queueDepth(env.names.pushQueue), (depth) => depth === 0)
-      expect(yield* workerMetric(next.port, "notifications_repushed_total")).toBe(1)
-      expect(yield* workerMetric(next.port, "notifications_sent_total")).toBe(1)
+      expect(yield* opsMetric(next.port, "notifications_repushed_total")).toBe(1)
+      expect(yield* opsMetric(next.port, "notifications_sent_total")).toBe(1)
       yield* Effect.sleep("2 seconds")
       expect(yield* requestsFor(push, task.eventId)).toHaveLength(2)
     }), 60_000)
@@ -104,8 +104,8 @@ layer(Environment, { excludeTestServices: true })("notification workers as proce
 
       const next = yield* workerProcess(env, push, QUICK)
       yield* eventually("the task was pushed again", deliveredFor(push, task.eventId), (received) => received.length === 2)
-      expect(yield* workerMetric(next.port, "notifications_swept_total")).toBeGreaterThanOrEqual(1)
-      expect(yield* workerMetric(next.port, "notifications_repushed_total")).toBe(1)
+      expect(yield* opsMetric(next.port, "notifications_swept_total")).toBeGreaterThanOrEqual(1)
+      expect(yield* opsMetric(next.port, "notifications_repushed_total")).toBe(1)
       yield* Effect.sleep("2 seconds")
       expect(yield* requestsFor(push, task.eventId)).toHaveLength(2)
     }), 60_000)
@@ -146,9 +146,9 @@ layer(Environment, { excludeTestServices: true })("notification workers as proce
       for (const task of siblings) expect(yield* requestsFor(push, task.eventId)).toHaveLength(1)
       expect(yield* requestsFor(push, failing.eventId)).toHaveLength(2)
       expect(yield* deliveredFor(push, failing.eventId)).toHaveLength(1)
-      expect(yield* workerMetric(worker.port, "notifications_requeued_total")).toBeGreaterThanOrEqual(1)
-      expect(yield* workerMetric(worker.port, "notifications_sent_total")).toBe(10)
-      expect(yield* workerMetric(worker.port, "notifications_repushed_total")).toBe(0)
+      expect(yield* opsMetric(worker.port, "notifications_requeued_total")).toBeGreaterThanOrEqual(1)
+      expect(yield* opsMetric(worker.port, "notifications_sent_total")).toBe(10)
+      expect(yield* opsMetric(worker.port, "notifications_repushed_total")).toBe(0)
       expect(yield* queueDepth(env.names.pushQueue)).toBe(0)
       push.answerWith(() => ({ status: 200 }))
     }), 60_000)
@@ -167,7 +167,7 @@ layer(Environment, { excludeTestServices: true })("notification workers as proce
       )
       yield* eventually("the queue is empty", queueDepth(env.names.pushQueue), (depth) => depth === 0)
       for (const task of tasks) expect(yield* requestsFor(push, task.eventId)).toHaveLength(1)
-      const counts = yield* Effect.forEach(workers, (worker) => workerMetric(worker.port, "notifications_sent_total"))
+      const counts = yield* Effect.forEach(workers, (worker) => opsMetric(worker.port, "notifications_sent_total"))
       expect(counts[0]! + counts[1]!).toBe(tasks.length)
       expect(Math.min(...counts)).toBeGreaterThan(0)
     }))

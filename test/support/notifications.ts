@@ -10,6 +10,7 @@ import { type Answer, type DevPushGateway, type ReceivedPush, startDevPushGatewa
 import type { NotificationTask, Topology } from "../../src/messaging/contracts.js"
 import { startCli } from "../../bench/lib/processes.js"
 import { environmentConfig, messagingEnvironment, type MessagingEnvironment, settings, TestMessaging } from "./messaging.js"
+import { opsPortOf } from "./ops.js"
 
 export interface TestPush {
   readonly gateway: DevPushGateway
@@ -190,15 +191,7 @@ export const deleteQueue = (queue: string) =>
     }
   })
 
-/** A counter's value on a worker process's /metrics (0 when it has not been counted yet). */
-export const workerMetric = (port: number, name: string) =>
-  Effect.promise(async () => {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-    return Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1] ?? 0)
-  })
-
 const CONSUMING = /worker consuming/
-const LISTENING = /ops server \(.*\) at http:\/\/[^:"]+:(\d+)/
 
 /**
  * A worker process on the environment, pushing to the test's provider, on a free port; gives it and
@@ -214,9 +207,9 @@ export const workerProcess = (env: MessagingEnvironment, push: TestPush, extra: 
       WORKER_RETRY_BASE_DELAY: "100 millis",
       ...extra
     })
-    const listening = yield* process.waitForLine(LISTENING, 30_000)
+    const port = yield* opsPortOf(process)
     yield* process.waitForLine(CONSUMING, 30_000)
-    return { process, port: Number(LISTENING.exec(listening)![1]) }
+    return { process, port }
   })
 
 /** A migrated database, a prefix and a push provider that does not honour Idempotency-Key (each successful POST is a push the customer saw). */

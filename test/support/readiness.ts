@@ -1,14 +1,9 @@
 /** For readiness tests: the relay, the projector and the worker as processes, and their ops servers' /ready. */
 import { Duration, Effect } from "effect"
-import { type CliProcess, startCli } from "../../bench/lib/processes.js"
+import { startCli } from "../../bench/lib/processes.js"
 import type { MessagingEnvironment } from "./messaging.js"
 import { eventually } from "./notifications.js"
-
-const OPS_LISTENING = /ops server \(.*\) at http:\/\/[^:"]+:(\d+)/
-
-/** The port a process's ops server listens on, from its start-up line. */
-export const opsPortOf = (process: CliProcess) =>
-  Effect.map(process.waitForLine(OPS_LISTENING, 30_000), (line) => Number(OPS_LISTENING.exec(line)![1]))
+import { opsPortOf } from "./ops.js"
 
 export interface ReadyAnswer {
   readonly status: number

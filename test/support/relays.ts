@@ -37,7 +37,7 @@ export const orderLives = (count: number, concurrency: number) =>
 /** Waits until every outbox row is behind its destination's cursor. */
 export const drained = Effect.flatMap(Outbox.OutboxStore, (outbox) =>
   outbox.backlog.pipe(
-    Effect.filterOrFail((backlog) => backlog.events === 0 && backlog.notifications === 0, () => new Error("outbox not drained")),
+    Effect.filterOrFail((backlog) => backlog.events.pending === 0 && backlog.notifications.pending === 0, () => new Error("outbox not drained")),
     Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 600 })
   ))
 

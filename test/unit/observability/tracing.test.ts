@@ -14,6 +14,9 @@ describe("tracing", () => {
     expect(exportsWith({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:4318/v1/traces" })).toBe(true)
     expect(exportsWith({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_SDK_DISABLED: "true" })).toBe(false)
     expect(exportsWith({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_TRACES_EXPORTER: "none" })).toBe(false)
+    // Empty is unset, as the specification says (compose passes variables the shell does not set as empty).
+    expect(exportsWith({ OTEL_EXPORTER_OTLP_ENDPOINT: "" })).toBe(false)
+    expect(exportsWith({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: " ", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" })).toBe(true)
   })
 
   it("takes up a well-formed traceparent and nothing else", () => {
