@@ -4,9 +4,11 @@
  * an empty panel or an alert that can never fire, and nothing says so.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { parser } from "@prometheus-io/lezer-promql"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import YAML from "yaml"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const dashboardFile = "ops/grafana/dashboards/event-sourced-actors.json"
@@ -16,83 +18,24 @@ const prometheusFile = "ops/prometheus/prometheus.yml"
 const read = (file: string) => readFileSync(path.join(root, file), "utf8")
 
 // ---------------------------------------------------------------------------------------------
-// PromQL: the metric names an expression reads.
-
-/** Followed by a parenthesised list of label names, not of expressions. */
-const labelListKeywords = new Set(["by", "without", "on", "ignoring", "group_left", "group_right"])
-
-/** Words that are not metric names although nothing after them says so: operators, aggregations, literals. */
-const keywords = new Set([
-  ...labelListKeywords,
-  "and", "or", "unless", "bool", "offset", "atan2", "inf", "nan",
-  "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk",
-  "quantile", "limitk", "limit_ratio"
-])
-
-const isNameStart = (c: string) => /[A-Za-z_:]/.test(c)
-const isNamePart = (c: string) => /[A-Za-z0-9_:]/.test(c)
+// PromQL, read by Prometheus's own grammar: the metric names an expression reads.
 
 /**
- * The metric names in a PromQL expression, in order of appearance. Walks it once: label matchers
- * (`{...}`), range selectors (`[...]`), strings, numbers and durations are skipped; a name followed by
- * `(` is a function; the list after `by`, `without`, `on` and the like holds label names.
+ * Grafana's interval variables stand where PromQL wants a duration; others stand in label values
+ * (strings) and need nothing.
  */
-const metricNames = (expr: string): Array<string> => {
-  const names: Array<string> = []
-  let i = 0
-  const skipSpace = () => {
-    while (i < expr.length && /\s/.test(expr[i]!)) i++
-  }
-  const skipString = () => {
-    const quote = expr[i++]
-    while (i < expr.length && expr[i] !== quote) i += expr[i] === "\\" ? 2 : 1
-    i++
-  }
-  /** From an opening bracket to just past the one that closes it; strings inside may hold brackets. */
-  const skipBracketed = (open: string, close: string) => {
-    let depth = 0
-    while (i < expr.length) {
-      const c = expr[i]!
-      if (c === "\"" || c === "'" || c === "`") {
-        skipString()
-        continue
-      }
-      if (c === open) depth++
-      if (c === close && --depth === 0) {
-        i++
-        return
-      }
-      i++
-    }
-  }
-  const readWhile = (part: (c: string) => boolean) => {
-    const start = i
-    while (i < expr.length && part(expr[i]!)) i++
-    return expr.slice(start, i)
-  }
-  const readWord = () => readWhile(isNamePart)
+const withGrafanaIntervals = (expr: string) => expr.replace(/\$\{?__(rate_)?interval\}?/g, "5m")
 
-  while (i < expr.length) {
-    const c = expr[i]!
-    if (c === "{") skipBracketed("{", "}")
-    else if (c === "[") skipBracketed("[", "]")
-    else if (c === "\"" || c === "'" || c === "`") skipString()
-    else if (/[0-9.]/.test(c)) readWhile((d) => /[0-9A-Za-z_.]/.test(d)) // a number or a duration: 0.99, 1e3, 5m
-    else if (c === "$") {
-      // A Grafana variable outside a selector: $name or ${name}.
-      i++
-      if (expr[i] === "{") skipBracketed("{", "}")
-      else readWord()
-    } else if (isNameStart(c)) {
-      const word = readWord()
-      skipSpace()
-      if (labelListKeywords.has(word.toLowerCase())) {
-        if (expr[i] === "(") skipBracketed("(", ")")
-      } else if (!keywords.has(word.toLowerCase()) && expr[i] !== "(") {
-        names.push(word)
-      }
-    } else i++
-  }
+/** The metric names of the vector selectors in a PromQL expression; throws at a syntax error. */
+const metricNames = (expr: string): Array<string> => {
+  const source = withGrafanaIntervals(expr)
+  const names: Array<string> = []
+  parser.parse(source).iterate({
+    enter: (node) => {
+      if (node.type.isError) throw new Error(`not PromQL at ${node.from}: ${source}`)
+      if (node.name === "Identifier" && node.node.parent?.name === "VectorSelector") names.push(source.slice(node.from, node.to))
+    }
+  })
   return names
 }
 
@@ -157,7 +100,7 @@ const isDefined = (name: string, defined: ReadonlyMap<string, MetricKind>): bool
 }
 
 // ---------------------------------------------------------------------------------------------
-// The files' contents, read as little as needed: the dashboard is JSON; the YAML files are read by line.
+// The files' contents: the dashboard is JSON, the rules and the configuration YAML.
 
 interface Target {
   readonly refId?: string
@@ -194,48 +137,18 @@ const describePanel = (panel: Panel) => `panel ${panel.id} "${panel.title}"`
 const variableExpr = (query: string): string | undefined =>
   /^label_values\((.*),\s*\w+\)$/s.exec(query.trim())?.[1] ?? /^query_result\((.*)\)$/s.exec(query.trim())?.[1]
 
-const unquote = (value: string) => value.trim().replace(/^(["'])(.*)\1$/s, "$2")
-
-const indentOf = (line: string) => line.length - line.trimStart().length
-
-/** Each rule's `expr:` with the name of its `alert:` (or `record:`); a block scalar (`expr: |`) is joined. */
-const ruleExprs = (text: string): Array<{ readonly rule: string; readonly expr: string }> => {
-  const lines = text.split("\n")
-  const rules: Array<{ rule: string; expr: string }> = []
-  let rule = "(unnamed)"
-  for (let i = 0; i < lines.length; i++) {
-    const named = /^\s*(?:-\s*)?(?:alert|record):\s*(.+)$/.exec(lines[i]!)
-    if (named !== null) rule = unquote(named[1]!)
-    const expr = /^(\s*)(?:-\s*)?expr:\s*(.*)$/.exec(lines[i]!)
-    if (expr === null) continue
-    let value = expr[2]!
-    if (/^[|>][-+]?$/.test(value.trim())) {
-      const indent = expr[1]!.length
-      const block: Array<string> = []
-      while (i + 1 < lines.length && (lines[i + 1]!.trim() === "" || indentOf(lines[i + 1]!) > indent)) block.push(lines[++i]!.trim())
-      value = block.join(" ")
-    }
-    rules.push({ rule, expr: unquote(value) })
-  }
-  return rules
+interface RuleFile {
+  readonly groups: ReadonlyArray<{ readonly rules: ReadonlyArray<{ readonly alert?: string; readonly record?: string; readonly expr: string }> }>
 }
 
-/** The entries of the top-level `rule_files:`, as a flow list (`[a, b]`) or a block list. */
-const ruleFiles = (text: string): Array<string> => {
-  const lines = text.split("\n")
-  const at = lines.findIndex((line) => /^rule_files:/.test(line))
-  if (at === -1) return []
-  const flow = /^rule_files:\s*\[(.*)\]/.exec(lines[at]!)
-  if (flow !== null) return flow[1]!.split(",").map(unquote).filter((file) => file !== "")
-  const files: Array<string> = []
-  for (const line of lines.slice(at + 1)) {
-    if (line.trim() === "" || line.trim().startsWith("#")) continue
-    const item = /^\s+-\s*(.+?)\s*(?:#.*)?$/.exec(line)
-    if (item === null) break
-    files.push(unquote(item[1]!))
-  }
-  return files
-}
+/** Each rule's expression, with the name of its alert (or recording rule). */
+const ruleExprs = (text: string) =>
+  (YAML.parse(text) as RuleFile).groups.flatMap((group) =>
+    group.rules.map((rule) => ({ rule: rule.alert ?? rule.record ?? "(unnamed)", expr: String(rule.expr) }))
+  )
+
+/** The `rule_files:` of a Prometheus configuration. */
+const ruleFiles = (text: string): Array<string> => (YAML.parse(text) as { readonly rule_files?: Array<string> }).rule_files ?? []
 
 // ---------------------------------------------------------------------------------------------
 
@@ -250,27 +163,7 @@ describe("reading PromQL", () => {
     expect(metricNames("time() - process_start_time_seconds{instance=~\"${instance}\"} > bool 1e3")).toEqual([
       "process_start_time_seconds"
     ])
-  })
-
-  it("reads the rules of a rules file and the rule files of a Prometheus configuration", () => {
-    const rules = [
-      "groups:",
-      "  - name: g",
-      "    rules:",
-      "      - alert: One",
-      "        expr: max(a) > 1",
-      "      - alert: \"Two\"",
-      "        expr: |",
-      "          sum(b)",
-      "            > 2",
-      "        for: 5m"
-    ].join("\n")
-    expect(ruleExprs(rules)).toEqual([{ rule: "One", expr: "max(a) > 1" }, { rule: "Two", expr: "sum(b) > 2" }])
-    expect(ruleFiles("global: {}\nrule_files:\n  - alerts.yml  # the alerts\n  - \"more.yml\"\nscrape_configs: []\n")).toEqual([
-      "alerts.yml",
-      "more.yml"
-    ])
-    expect(ruleFiles("rule_files: [alerts.yml, 'b.yml']\n")).toEqual(["alerts.yml", "b.yml"])
+    expect(() => metricNames("sum(rate(a_total[5m])")).toThrow(/not PromQL/)
   })
 })
 
