@@ -81,6 +81,7 @@ const start = () => {
       ])
     ], { discard: true })
   }))
+  // The wall clock, not Effect's: a start time in Unix seconds is what a scraper compares with its own.
   return Metric.set(gauges.startTime, (Date.now() - process.uptime() * 1000) / 1000)
 }
 
