@@ -45,6 +45,11 @@ export interface AggregateDefinition<State, Command extends { readonly _tag: str
   readonly notify?: (event: Event, state: State) => Notification | undefined
   /** How the state is kept in a snapshot; without this part the aggregate is always replayed in full. */
   readonly snapshots?: SnapshotCodec<State>
+  /**
+   * Whose the aggregate is in this state (null: nobody's yet): a command meant only for its owner
+   * (CommandOptions.onlyFor) is admitted when this names them. Without it no such command is.
+   */
+  readonly ownerOf?: (state: State) => string | null
 }
 
 /** A state's snapshot form. A snapshot of another schema version, or one that fails to decode, is ignored. */

@@ -48,7 +48,7 @@ export interface ActorSystem<State, Command, Event> {
   readonly execute: (
     id: string,
     command: Command,
-    options: CommandOptions<State>
+    options: CommandOptions
   ) => Effect.Effect<CommandResult<State, Event>, CommandError | Overloaded | ShuttingDown>
   /** The aggregate's current state and version, as its actor holds it (version 0: no history). */
   readonly read: (id: string) => Effect.Effect<AggregateSnapshot<State>, StoreUnavailable | Overloaded | ShuttingDown>

@@ -21,13 +21,14 @@ import {
   VersionConflict
 } from "./errors.js"
 
-export interface CommandOptions<State = any> {
+export interface CommandOptions {
   /**
-   * Whether the caller may command the aggregate in this state (its owner, say). When not, the
-   * answer is AggregateNotFound, exactly as for an aggregate that does not exist, and before
-   * anything else (a version, a prior result) could tell that it does.
+   * The principal the command is admitted for, when only the aggregate's owner (its definition's
+   * `ownerOf`) may give it. Anyone else is answered AggregateNotFound, exactly as for an aggregate
+   * that does not exist, and before anything else (a version, a prior result) could tell that it
+   * does. Data, not a function, so that a command can be sent to the node that holds its aggregate.
    */
-  readonly admit?: ((state: State) => boolean) | undefined
+  readonly onlyFor?: string | undefined
   /** The version the caller's decision rests on (If-Match); a different version is a conflict, never retried. */
   readonly expectedVersion?: number | undefined
   /** A retry with the same key and request returns the first result and appends nothing. */
@@ -195,7 +196,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
    * it may have (the store has already resolved what it could by the events' ids).
    */
   const decideAndAppend = (
-    items: ReadonlyArray<{ readonly command: Command; readonly options: CommandOptions<State> }>,
+    items: ReadonlyArray<{ readonly command: Command; readonly options: CommandOptions }>,
     from: AggregateSnapshot<State>,
     idempotency?: CommandOptions["idempotency"]
   ) =>
@@ -233,17 +234,21 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
    * when its expected version is not the state's, and decided again on the newer state when another
    * process appended meanwhile (unless the caller gave a version).
    */
+  /** Whether a command with these options is admitted to the aggregate in this state. */
+  const admitted = (options: CommandOptions, state: State) =>
+    options.onlyFor === undefined || definition.ownerOf?.(state) === options.onlyFor
+
   /** Whether the command's caller is admitted to the aggregate; a stale cache is caught up before it says no. */
-  const admits = (options: CommandOptions<State>, snapshot: AggregateSnapshot<State>) =>
+  const admits = (options: CommandOptions, snapshot: AggregateSnapshot<State>) =>
     Effect.gen(function*() {
-      if (options.admit === undefined || options.admit(snapshot.state)) return snapshot
+      if (admitted(options, snapshot.state)) return snapshot
       // Another process may have created it since this actor loaded.
       const latest = (yield* isBehind(snapshot)) ? yield* catchUp(snapshot) : snapshot
-      if (options.admit(latest.state)) return latest
+      if (admitted(options, latest.state)) return latest
       return yield* new AggregateNotFound({ streamType: definition.streamType, id })
     })
 
-  const execute = (command: Command, options: CommandOptions<State>) =>
+  const execute = (command: Command, options: CommandOptions) =>
     Effect.gen(function*() {
       startIfNew(options)
       let snapshot = yield* admits(options, yield* load)
@@ -339,7 +344,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
    * Commands with an expected version or an idempotency key always go alone.
    */
   const executeBatch = (
-    items: ReadonlyArray<{ readonly command: Command; readonly options: CommandOptions<State> }>
+    items: ReadonlyArray<{ readonly command: Command; readonly options: CommandOptions }>
   ): Effect.Effect<ReadonlyArray<Exit.Exit<CommandResult<State, Event>, CommandError>>> =>
     Effect.gen(function*() {
       const alone = () => Effect.forEach(items, (item) => Effect.exit(execute(item.command, item.options)))
@@ -348,7 +353,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       const loaded = yield* Effect.either(load)
       if (Either.isLeft(loaded)) return items.map(() => Exit.fail(loaded.left))
       // A caller not admitted is answered alone, where a stale cache is caught up first.
-      if (items.some(({ options }) => options.admit !== undefined && !options.admit(loaded.right.state))) return yield* alone()
+      if (items.some(({ options }) => !admitted(options, loaded.right.state))) return yield* alone()
       const outcome = yield* Effect.either(decideAndAppend(items, loaded.right))
       if (Either.isLeft(outcome)) {
         const failure = outcome.left

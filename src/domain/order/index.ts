@@ -13,7 +13,8 @@ export const orderAggregate: AggregateDefinition<OrderState, OrderCommand, Order
   evolve: evolveOrder,
   events: orderEvents,
   notify: notifyOrder,
-  snapshots: orderSnapshots
+  snapshots: orderSnapshots,
+  ownerOf: (state) => state.customerId
 }
 
 export { OrderCommand } from "./commands.js"

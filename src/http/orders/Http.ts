@@ -92,8 +92,8 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
         const caller = yield* Caller
         const key = headers["idempotency-key"]
         const ifMatch = headers["if-match"]
-        const options: CommandOptions<OrderState> = {
-          admit: creates || caller.grant.reach === "any" ? undefined : (state) => Caller.covers(caller, state.customerId),
+        const options: CommandOptions = {
+          onlyFor: creates || caller.grant.reach === "any" ? undefined : caller.principal.subject,
           expectedVersion: ifMatch === undefined ? undefined : Number(ifMatch.slice(1, -1)),
           idempotency: key === undefined
             ? undefined
