@@ -36,7 +36,9 @@ const activeRelay = Effect.gen(function*() {
   const rows = yield* sql<{ pid: number; client: string | null; since: Date }>`
     SELECT a.pid, host(a.client_addr) AS client, a.backend_start AS since
     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-    WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ${RELAY_LOCK} AND l.classid = 0`
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ${RELAY_LOCK} AND l.classid = 0 AND l.objsubid = 1
+      -- Advisory locks belong to a database; pg_locks shows the whole server's.
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`
   const row = rows[0]
   return row === undefined ? null : { pid: row.pid, client: row.client ?? "local", since: row.since.toISOString() }
 })

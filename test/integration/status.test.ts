@@ -2,9 +2,12 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect, Layer, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
+import pg from "pg"
 import { OrderActors } from "../../src/aggregates.js"
+import { RELAY_LOCK } from "../../src/outbox/OutboxRelay.js"
 import * as OutboxStore from "../../src/outbox/OutboxStore.js"
 import { startCli } from "../../bench/lib/processes.js"
+import { scratchDatabase } from "../support/databases.js"
 import { appOnEnvironment, messagingEnvironment, TestMessaging } from "../support/messaging.js"
 import { options, placeOrder } from "../support/orders.js"
 
@@ -26,6 +29,17 @@ layer(Environment, { excludeTestServices: true })("status", (it) => {
       const orders = yield* OrderActors
       const orderId = randomUUID()
       yield* orders.execute(orderId, placeOrder(), options())
+      // The relay of another database on the same server holds that database's lock: not this one's relay.
+      const other = yield* scratchDatabase
+      yield* Effect.acquireRelease(
+        Effect.promise(async () => {
+          const client = new pg.Client({ connectionString: other.url })
+          await client.connect()
+          await client.query("SELECT pg_advisory_lock($1)", [RELAY_LOCK])
+          return client
+        }),
+        (client) => Effect.promise(() => client.end())
+      )
       const before = yield* statusNow
       expect(before).toMatchObject({
         activeRelay: { ok: true, value: null },
