@@ -12,7 +12,6 @@ import { EventEnvelope } from "../messaging/contracts.js"
 import { kafkaClient, partitionLags } from "../messaging/kafka.js"
 import { QuarantineStore } from "../quarantine/QuarantineStore.js"
 import { projectEvents } from "./projectEvents.js"
-import type { StoredEventRef } from "./orderSummary.js"
 import { spannedPerTrace } from "../observability/traceContext.js"
 
 export interface ProjectorOptions {
@@ -66,17 +65,13 @@ export const run = (options: ProjectorOptions, onLag?: LagListener) =>
     yield* Metric.incrementBy(lagBreaches, 0)
 
     const handleBatch = ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
-      const events: Array<StoredEventRef> = []
-      const traces: Array<EventEnvelope["metadata"]> = []
+      const events: Array<EventEnvelope> = []
       const undecodable: Array<{ readonly offset: string; readonly text: string; readonly reason: string }> = []
       for (const message of batch.messages) {
         const text = message.value?.toString("utf8") ?? ""
         const decoded = decodeEnvelope(text)
         if (decoded._tag === "Left") undecodable.push({ offset: message.offset, text, reason: decoded.left.message })
-        else {
-          events.push(decoded.right)
-          traces.push(decoded.right.metadata)
-        }
+        else events.push(decoded.right)
       }
       // Not an event envelope this projector can read: parked, never skipped in silence. A newer
       // schema written by a newer runtime shows up here too, and is retried once this one is upgraded.
@@ -89,7 +84,7 @@ export const run = (options: ProjectorOptions, onLag?: LagListener) =>
         }), { discard: true })
       // Each trace in the batch sees the read model written (child spans: the write continues the command).
       const apply = projectEvents(events).pipe(
-        spannedPerTrace("order_summaries write", traces, {
+        spannedPerTrace("order_summaries write", events.map((event) => event.metadata), {
           kind: "consumer",
           attributes: { "messaging.system": "kafka", "messaging.destination.name": batch.topic, "messaging.kafka.partition": batch.partition }
         }),
