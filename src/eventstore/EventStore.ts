@@ -14,6 +14,11 @@ export interface EventMetadata {
   readonly userId: string | null
   /** The role that allowed it (customer, staff, admin, service), with userId. */
   readonly role?: string | undefined
+  /**
+   * The command that decided the event, when its caller named it (every HTTP command is named): its
+   * events' ids derive from it, so the same command decided twice cannot be stored twice.
+   */
+  readonly commandId?: string | undefined
   /** The W3C trace context of the command's span, so that what the event causes joins its trace. */
   readonly traceparent?: string | undefined
   readonly tracestate?: string | undefined
@@ -76,10 +81,15 @@ export interface AppendResult {
   readonly toVersion: number
 }
 
-/** Either the events were appended now, or the idempotency key had been used by this same request. */
+/**
+ * The events were appended now; or the idempotency key had been used by this same request; or an
+ * event id of the request is already stored at other versions than this append's: a command in it
+ * was applied before (decided again after its answer was lost), and nothing was appended.
+ */
 export type AppendOutcome =
   | { readonly _tag: "Appended"; readonly result: AppendResult }
   | { readonly _tag: "Replayed"; readonly result: AppendResult }
+  | { readonly _tag: "AlreadyApplied" }
 
 export class VersionConflict extends Data.TaggedError("VersionConflict")<{
   readonly streamId: string
@@ -146,6 +156,12 @@ export interface EventStoreShape {
   /** The same events with only what folding needs: a third of what `readStream` reads and decodes. */
   readonly readHistory: (streamId: string, options?: StreamRange) => Effect.Effect<ReadonlyArray<HistoryEvent>, SqlError.SqlError>
   readonly streamVersion: (streamId: string) => Effect.Effect<number, SqlError.SqlError>
+  /**
+   * When the event with this id is stored: the stream's version after the last event of the same
+   * command (events of one command are stored together, in order, with its commandId in their
+   * metadata). How a command decided again learns that it was applied before.
+   */
+  readonly appliedThrough: (firstEventId: string) => Effect.Effect<Option.Option<number>, SqlError.SqlError>
   /**
    * Up to `limit` events of the whole log that follow the event at `afterPosition` (0 for the start),
    * in commit-safe order: events of transactions still in flight, and everything after them, wait.

@@ -234,13 +234,35 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
         WHERE jsonb_typeof(input.value->'notification') = 'object'
       )
       SELECT (SELECT version FROM current) AS current_version, (SELECT count(*) FROM appended)::int AS appended,
-        EXISTS (SELECT 1 FROM events WHERE event_id = ${request.events[0]?.eventId ?? null}::uuid) AS stored`
+        ${storedAsAppended(request)} AS stored`
   }
 
-  /** Whether the event with this id is in the store: an append's own events are how its outcome is learnt. */
-  const isStored = (eventId: string) =>
-    sql<{ stored: boolean }>`SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ${eventId}::uuid) AS stored`.pipe(
-      Effect.map(([row]) => row?.stored === true)
+  /**
+   * Whether this append's first event is stored where this append puts it: an earlier attempt of the
+   * very same append committed. The same id at another version is a command applied before (and
+   * decided again since), not this attempt.
+   */
+  const storedAsAppended = (request: AppendRequest) =>
+    sql`EXISTS (SELECT 1 FROM events WHERE event_id = ${request.events[0]?.eventId ?? null}::uuid
+      AND stream_id = ${request.streamId} AND version = ${request.expectedVersion + 1})`
+
+  const isStoredAsAppended = (request: AppendRequest) =>
+    sql<{ stored: boolean }>`SELECT ${storedAsAppended(request)} AS stored`.pipe(Effect.map(([row]) => row?.stored === true))
+
+  /** Whether any event of the request is stored (anywhere): a unique event id violated by the store, not by the request itself. */
+  const isAnyStored = (request: AppendRequest) =>
+    sql<{ stored: boolean }>`SELECT EXISTS (SELECT 1 FROM events WHERE event_id IN (
+      SELECT jsonb_array_elements_text(${JSON.stringify(request.events.map((event) => event.eventId))}::jsonb)::uuid
+    )) AS stored`.pipe(Effect.map(([row]) => row?.stored === true))
+
+  const appliedThrough: EventStoreShape["appliedThrough"] = (firstEventId) =>
+    sql<{ version: number | null }>`
+      SELECT max(e.version)::int AS version FROM events f
+      JOIN events e ON e.stream_id = f.stream_id AND e.version >= f.version
+        AND e.metadata->>'commandId' = f.metadata->>'commandId'
+      WHERE f.event_id = ${firstEventId}::uuid`.pipe(
+      Effect.map(([row]) => Option.fromNullable(row?.version)),
+      Effect.withSpan("EventStore.appliedThrough", { captureStackTrace: false })
     )
 
   /**
@@ -258,13 +280,15 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
     const appended = Effect.as(announce, { _tag: "Appended", result } as const)
     const conflict = (actualVersion: number) =>
       new VersionConflict({ streamId: request.streamId, expectedVersion: request.expectedVersion, actualVersion })
-    // After a unique violation: our own events stored means an earlier attempt committed; otherwise
-    // another writer took the version, or the request itself repeats an event id.
+    // After a unique violation: our own events stored where we put them means an earlier attempt
+    // committed; otherwise another writer took the version, or an event id is stored elsewhere (a
+    // command of this append was applied before).
     const afterUniqueViolation = (constraint: string | undefined) =>
       Effect.gen(function*() {
-        if (yield* isStored(request.events[0]!.eventId)) return yield* appended
+        if (yield* isStoredAsAppended(request)) return yield* appended
         if (constraint === "events_stream_version_key") return yield* Effect.fail(conflict(yield* streamVersion(request.streamId)))
-        return yield* new StoreUnavailable({ message: `event store refused the append: an event id is not unique (${constraint})` })
+        if (constraint === "events_event_id_key" && (yield* isAnyStored(request))) return { _tag: "AlreadyApplied" } as const
+        return yield* new StoreUnavailable({ message: `event store refused the append: ${constraint} violated` })
       })
 
     return insertEvents(request, result).pipe(
@@ -555,7 +579,7 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
         SELECT version FROM snapshots WHERE stream_id = ${snapshot.streamId} ORDER BY version DESC OFFSET ${KEPT_SNAPSHOTS - 2} LIMIT 1
       )`.pipe(Effect.asVoid, Effect.withSpan("EventStore.saveSnapshot", { attributes: { streamId: snapshot.streamId } }))
 
-  return EventStore.of({ append, readStream, readHistory, streamVersion, readAll, findIdempotency, loadLatest, saveSnapshot })
+  return EventStore.of({ append, readStream, readHistory, streamVersion, appliedThrough, readAll, findIdempotency, loadLatest, saveSnapshot })
 })
 
 export const layerWith = (options: PgEventStoreOptions) => Layer.scoped(EventStore, make(options))

@@ -6,10 +6,10 @@
  */
 import type { SqlError } from "@effect/sql"
 import { Effect, Either, Exit, Metric, Option } from "effect"
-import { randomUUID } from "node:crypto"
 import type { AggregateDefinition, DomainError } from "../domain/aggregate.js"
 import type { AppendOutcome, EventMetadata, EventStoreShape, HistoryEvent, IdempotencyClaim } from "../eventstore/EventStore.js"
 import { spannedPerTrace, withParentFrom } from "../observability/traceContext.js"
+import { commandEventId } from "./commandIds.js"
 import { type Decided, decideInTurn } from "./decide.js"
 import { foldHistory, type Versioned } from "./replay.js"
 import {
@@ -77,6 +77,11 @@ export const snapshotsRejected = Metric.counter("snapshots_rejected_total", {
   incremental: true
 })
 const snapshotsWritten = Metric.counter("snapshots_written_total", { description: "Snapshots written", incremental: true })
+/** Near zero while each aggregate is decided on one node only: a retry means another writer moved the stream. */
+const conflictRetries = Metric.counter("actor_conflict_retries_total", {
+  description: "Commands decided again after a version conflict (another writer appended to the stream first)",
+  incremental: true
+})
 
 /**
  * What an actor keeps between messages: its aggregate's id and cached state — all an idle actor costs.
@@ -92,10 +97,11 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
   definition: AggregateDefinition<State, Command, Event>,
   store: EventStoreShape,
   cached: ActorState<State>,
-  conflictRetries: number,
+  maxConflictRetries: number,
   snapshots: SnapshotPolicy = { every: 0, background: () => undefined }
 ) => {
   const { id } = cached
+  const retried = Metric.increment(Metric.tagged(conflictRetries, "stream_type", definition.streamType))
   const codec = snapshots.every > 0 ? definition.snapshots : undefined
 
   /** Writes a snapshot of `at` in the background when it crossed a multiple of `every` since `from`. */
@@ -205,7 +211,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         definition,
         from,
         items.map((item) => ({ command: item.command, metadata: item.options.metadata })),
-        randomUUID
+        commandEventId
       )
       if (decision.newEvents.length === 0) return { decision, appended: Option.none<AppendOutcome>() }
       const appended = yield* store.append({
@@ -230,10 +236,23 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
     )
 
   /**
-   * One command, alone: answered from its idempotency key when that was used before, refused at once
-   * when its expected version is not the state's, and decided again on the newer state when another
-   * process appended meanwhile (unless the caller gave a version).
+   * The stream's version after the command, when a command of this name was applied before: one
+   * indexed probe, for named commands only. A command decided again after its answer was lost (the
+   * node that held it died, say) is answered as replayed, not refused for what it did itself
+   * (a second Confirm would break a rule the first one made true).
    */
+  const appliedBefore = (options: CommandOptions) => {
+    const commandId = options.metadata.commandId
+    return commandId === undefined
+      ? Effect.succeedNone
+      : store.appliedThrough(commandEventId(commandId, 0)).pipe(Effect.mapError(unavailable))
+  }
+
+  /** A refusal, unless the command was applied before: then its earlier result. */
+  const refuseUnlessApplied = (options: CommandOptions, error: DomainError, snapshot: AggregateSnapshot<State>) =>
+    Effect.flatMap(appliedBefore(options), (applied) =>
+      Option.isSome(applied) ? Effect.succeed(replayedResult(snapshot, applied.value)) : Effect.fail(refusal(error)))
+
   /** Whether a command with these options is admitted to the aggregate in this state. */
   const admitted = (options: CommandOptions, state: State) =>
     options.onlyFor === undefined || definition.ownerOf?.(state) === options.onlyFor
@@ -248,6 +267,11 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       return yield* new AggregateNotFound({ streamType: definition.streamType, id })
     })
 
+  /**
+   * One command, alone: answered from its idempotency key when that was used before, refused at once
+   * when its expected version is not the state's, and decided again on the newer state when another
+   * process appended meanwhile (unless the caller gave a version).
+   */
   const execute = (command: Command, options: CommandOptions) =>
     Effect.gen(function*() {
       startIfNew(options)
@@ -284,7 +308,9 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
             // A refusal appends nothing, so no version guard checks the state it was decided on:
             // the stream's head does. Behind it, the actor catches up and decides again (as often
             // as after a conflict).
-            if (attempt >= conflictRetries || !(yield* isBehind(snapshot))) return yield* Effect.fail(refusal(decided.left))
+            if (attempt >= maxConflictRetries || !(yield* isBehind(snapshot))) {
+              return yield* refuseUnlessApplied(options, decided.left, snapshot)
+            }
             snapshot = yield* catchUp(snapshot)
             if (expected !== undefined) {
               return yield* new VersionConflict({ streamId: id, expectedVersion: expected, actualVersion: snapshot.version })
@@ -295,6 +321,11 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
             // The same request won a race through another process; report its result.
             return replayedResult(yield* catchUp(snapshot), appended.value.result.toVersion)
           }
+          if (Option.isSome(appended) && appended.value._tag === "AlreadyApplied") {
+            // This very command was applied before: its events are there, under their ids.
+            const latest = yield* catchUp(snapshot)
+            return replayedResult(latest, Option.getOrElse(yield* appliedBefore(options), () => latest.version))
+          }
           return toResult(decided.right)
         }
         const failure = outcome.left
@@ -304,13 +335,14 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         snapshot = yield* catchUp(snapshot)
         const replayed = yield* priorResult
         if (Option.isSome(replayed)) return replayed.value
-        if (expected !== undefined || attempt >= conflictRetries) {
+        if (expected !== undefined || attempt >= maxConflictRetries) {
           return yield* new VersionConflict({
             streamId: id,
             expectedVersion: expected ?? failure.expectedVersion,
             actualVersion: snapshot.version
           })
         }
+        yield* retried
         yield* Effect.logDebug("version conflict, deciding again on the newer state").pipe(
           Effect.annotateLogs({ streamId: id, attempt: attempt + 1, version: snapshot.version })
         )
@@ -357,20 +389,23 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       const outcome = yield* Effect.either(decideAndAppend(items, loaded.right))
       if (Either.isLeft(outcome)) {
         const failure = outcome.left
-        if (failure._tag === "VersionConflict") return yield* alone()
+        if (failure._tag === "VersionConflict") return yield* Effect.zipRight(retried, alone())
         return items.map(() => Exit.fail<CommandError>(failure))
       }
       // Refusals with nothing appended were decided on the cache alone: if another process moved
       // the stream, every command goes alone, and each is decided on the newer state.
       const { appended, decision } = outcome.right
+      // A command of the batch was applied before: each is answered alone, that one as replayed.
+      if (Option.isSome(appended) && appended.value._tag === "AlreadyApplied") return yield* alone()
       if (Option.isNone(appended) && decision.outcomes.some(Either.isLeft)) {
         const behind = yield* Effect.either(isBehind(loaded.right))
         if (Either.isLeft(behind)) return items.map(() => Exit.fail(behind.left))
         if (behind.right) return yield* alone()
       }
-      return decision.outcomes.map((decided) =>
-        Either.match(decided, { onLeft: (error) => Exit.fail(refusal(error)), onRight: (done) => Exit.succeed(toResult(done)) })
-      )
+      return yield* Effect.forEach(decision.outcomes, (decided, i) =>
+        Either.isRight(decided)
+          ? Effect.succeed(Exit.succeed(toResult(decided.right)))
+          : Effect.exit(refuseUnlessApplied(items[i]!.options, decided.left, cached.current ?? loaded.right)))
     }).pipe(
       spannedPerTrace("Actor.executeBatch", items.map((item) => item.options.metadata), {
         kind: "internal",

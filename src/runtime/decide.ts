@@ -1,7 +1,8 @@
 /**
  * The one decision path of the runtime: commands decided in turn, each against the state the ones
  * before it left, giving each its own outcome and, for all of them together, the events to append
- * in one go. A single command is a batch of one. Pure: event ids come from `newEventId`.
+ * in one go. A single command is a batch of one. Pure but for the ids of unnamed commands' events:
+ * `eventId(commandId, index)` gives them (from the metadata's commandId, see commandIds.ts).
  */
 import { Either } from "effect"
 import type { AggregateDefinition, DomainError } from "../domain/aggregate.js"
@@ -29,7 +30,7 @@ export const decideInTurn = <State, Command extends { readonly _tag: string }, E
   definition: AggregateDefinition<State, Command, Event>,
   from: { readonly state: State; readonly version: number },
   items: ReadonlyArray<{ readonly command: Command; readonly metadata: EventMetadata }>,
-  newEventId: () => string
+  eventId: (commandId: string | undefined, index: number) => string
 ): Decision<State, Event> => {
   let state = from.state
   let version = from.version
@@ -41,10 +42,10 @@ export const decideInTurn = <State, Command extends { readonly _tag: string }, E
       outcomes.push(Either.left(decision.left))
       continue
     }
-    for (const event of decision.right) {
+    for (const [index, event] of decision.right.entries()) {
       state = definition.evolve(state, event)
       newEvents.push({
-        eventId: newEventId(),
+        eventId: eventId(metadata.commandId, index),
         ...definition.events.encode(event),
         metadata,
         notification: definition.notify?.(event, state)

@@ -140,7 +140,7 @@ layer(StoreTest, { excludeTestServices: true })("event store", (it) => {
       const stream = streamId()
       const key = `key-${stream}`
       const first = yield* append(stream, 0, 2, { scope: "test", key, requestHash: "h1" })
-      expect(first._tag).toBe("Appended")
+      if (first._tag !== "Appended") return expect.fail(`appended, not ${first._tag}`)
       // The retry was decided on the old version; the key, not the version, answers it.
       const retry = yield* append(stream, 0, 2, { scope: "test", key, requestHash: "h1" })
       expect(retry).toEqual({ _tag: "Replayed", result: first.result })

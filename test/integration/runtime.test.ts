@@ -79,6 +79,7 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
         readStream: (id, o) => Effect.suspend(() => (calls++, real.readStream(id, o))),
         readHistory: (id, o) => Effect.suspend(() => (calls++, real.readHistory(id, o))),
         streamVersion: (id) => Effect.suspend(() => (calls++, real.streamVersion(id))),
+        appliedThrough: (eventId) => Effect.suspend(() => (calls++, real.appliedThrough(eventId))),
         readAll: (o) => Effect.suspend(() => (calls++, real.readAll(o))),
         findIdempotency: (key) => Effect.suspend(() => (calls++, real.findIdempotency(key))),
         loadLatest: (id) => Effect.suspend(() => (calls++, real.loadLatest(id))),

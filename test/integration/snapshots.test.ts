@@ -39,6 +39,7 @@ const counted = (store: EventStoreShape) => {
     readStream: (id, o) => count("readStream", () => store.readStream(id, o)),
     readHistory: (id, o) => count("readHistory", () => store.readHistory(id, o)),
     streamVersion: (id) => count("streamVersion", () => store.streamVersion(id)),
+    appliedThrough: (eventId) => count("appliedThrough", () => store.appliedThrough(eventId)),
     readAll: (o) => count("readAll", () => store.readAll(o)),
     findIdempotency: (key) => count("findIdempotency", () => store.findIdempotency(key)),
     loadLatest: (id) => count("loadLatest", () => store.loadLatest(id)),

@@ -9,6 +9,7 @@ import { OrderCommand, orderAggregate, type OrderState } from "../../domain/orde
 import type { EventMetadata } from "../../eventstore/EventStore.js"
 import { EventStore } from "../../eventstore/EventStore.js"
 import type { CommandOptions } from "../../runtime/AggregateActor.js"
+import { commandIdForKey } from "../../runtime/commandIds.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
 import { type PointInTime, stateAt } from "../../runtime/timeTravel.js"
 import { Api } from "../Api.js"
@@ -27,7 +28,14 @@ const setHeader = (name: string, value: string) =>
 
 const etag = (version: number) => `"${version}"`
 
+/**
+ * Who asked, and which command this is: named here, once per request (from the caller's
+ * Idempotency-Key when there is one, so that a retry with it is the same command), so that the
+ * command decided twice — its node died before it answered, and the cluster sent it again — is
+ * stored once.
+ */
 const metadataFrom = (headers: CommandHeaders, caller: CallerShape): EventMetadata => ({
+  commandId: headers["idempotency-key"] === undefined ? randomUUID() : commandIdForKey(callerScope(caller), headers["idempotency-key"]),
   correlationId: headers["x-correlation-id"] ?? randomUUID(),
   causationId: headers["x-causation-id"] ?? null,
   userId: caller.principal.subject,
