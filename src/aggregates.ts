@@ -4,7 +4,8 @@
  */
 import { Context, Layer } from "effect"
 import { orderAggregate, type OrderCommand, type OrderEvent, type OrderState } from "./domain/order/index.js"
-import * as ActorSystem from "./runtime/ActorSystem.js"
+import * as AggregateRouter from "./cluster/AggregateRouter.js"
+import type * as ActorSystem from "./runtime/ActorSystem.js"
 
 export class OrderActors extends Context.Tag("app/OrderActors")<
   OrderActors,
@@ -17,5 +18,5 @@ export const aggregates = [orderAggregate] as const
 export const streamTypes: ReadonlyArray<string> = aggregates.map((definition) => definition.streamType)
 
 export const AggregatesLive = Layer.mergeAll(
-  ActorSystem.layer(OrderActors, orderAggregate)
+  AggregateRouter.layer(OrderActors, orderAggregate)
 )

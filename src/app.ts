@@ -7,6 +7,7 @@
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { Duration, Effect, Layer, Option, type Scope } from "effect"
 import { AggregatesLive, streamTypes } from "./aggregates.js"
+import * as Cluster from "./cluster/ClusterLive.js"
 import { AppConfig, type AppConfigShape } from "./config.js"
 import * as PgDatabase from "./database/PgDatabase.js"
 import { runMigrations } from "./database/migrations.js"
@@ -52,6 +53,20 @@ export const StoreLive = Layer.unwrapEffect(
 )
 
 export const RuntimeLive = AggregatesLive.pipe(Layer.provideMerge(StoreLive))
+
+/**
+ * This process as a node of the cluster (`serve`): with it in their context, the aggregates' actors
+ * are routed by the cluster (see AggregateRouter.layer); without it (the in-process runtime of the
+ * tests), each process decides every aggregate itself.
+ */
+export const ClusterLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) =>
+    Cluster.layer({
+      host: config.cluster.runnerHost,
+      port: config.cluster.runnerPort,
+      listenHost: Option.getOrElse(config.cluster.listenHost, () => config.cluster.runnerHost)
+    }, config.database.url))
+)
 
 const kafkaTopics = (config: AppConfigShape) => ({
   brokers: config.kafka.brokers,
@@ -230,11 +245,14 @@ export const ProjectorOpsLive = opsServer("projector", (config) => config.projec
   Layer.provide([DatabaseLive, ProjectorMembership.layer])
 )
 
-/** `serve`: the HTTP API with its actors, the outbox relay and the projector (each can be switched off). */
+/**
+ * `serve`: a node of the cluster — the HTTP API with its actors, routed to the node that owns each
+ * aggregate — with the outbox relay and the projector (each can be switched off).
+ */
 export const ServeLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     Layer.mergeAll(
-      HttpLive,
+      HttpLive.pipe(Layer.provide(ClusterLive)),
       ServeOpsLive,
       config.outbox.relayEnabled ? RelayLive : Layer.empty,
       config.projections.projectorEnabled ? ProjectorLive : Layer.empty

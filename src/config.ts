@@ -280,6 +280,18 @@ export const appConfig = Config.all({
     /** Fault injection for the test suite: the worker kills itself right after a push, before recording it. */
     crashAfterPush: withDefault(Config.boolean("WORKER_CRASH_AFTER_PUSH"), false)
   }),
+  /**
+   * This node as a runner of the cluster (`serve`): where the other nodes reach it. Every node of a
+   * cluster uses the same database; each aggregate is decided on the node that owns its shard.
+   */
+  cluster: Config.all({
+    /** The host the other nodes reach this one at (its name in the cluster: unique, and reachable from them). */
+    runnerHost: withDefault(Config.nonEmptyString("CLUSTER_RUNNER_HOST"), "127.0.0.1"),
+    /** The runner's port; 0: any free port (the advertised address follows it). */
+    runnerPort: opsPort("CLUSTER_RUNNER_PORT", 34431),
+    /** The address the runner binds, when not the advertised host (0.0.0.0 in a container, say). */
+    listenHost: Config.option(Config.nonEmptyString("CLUSTER_LISTEN_HOST"))
+  }),
   /** Events between snapshots of an aggregate; 0 switches snapshots off. SNAPSHOT_EVERY_<TYPE> sets one type's. */
   snapshotEvery: withDefault(
     Config.integer("SNAPSHOT_EVERY").pipe(Config.validate({ message: "must be a whole number, 0 or more", validation: (n) => n >= 0 })),

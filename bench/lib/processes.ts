@@ -21,10 +21,10 @@ export interface CliProcess {
 }
 
 /**
- * The ops servers of the roles on any free port unless a caller names one: processes of tests and
+ * The ops servers and the cluster runner of the roles on any free port unless a caller names one: processes of tests and
  * benchmarks run side by side, and each logs the port it got.
  */
-const anyFreeOpsPorts = { OPS_PORT: "0", RELAY_PORT: "0", PROJECTOR_PORT: "0", WORKER_PORT: "0" }
+const anyFreeOpsPorts = { OPS_PORT: "0", RELAY_PORT: "0", PROJECTOR_PORT: "0", WORKER_PORT: "0", CLUSTER_RUNNER_PORT: "0" }
 
 /** Starts `node src/cli/main.ts <args>` (through tsx) with extra environment; it is killed when the scope closes. */
 export const startCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>

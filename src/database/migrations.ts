@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url"
 export const migrationsDirectory = fileURLToPath(new URL("../../migrations", import.meta.url))
 
 /** Key of the advisory lock that serializes migration runs across processes. */
-const MIGRATION_LOCK = 7_411_001
+export const MIGRATION_LOCK = 7_411_001
 
 export class MigrationFailed extends Data.TaggedError("MigrationFailed")<{
   readonly migration: string

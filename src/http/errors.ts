@@ -5,7 +5,8 @@
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 import type { CommandError } from "../runtime/AggregateActor.js"
-import type { Overloaded, ShuttingDown, StoreUnavailable } from "../runtime/errors.js"
+import type { DeliveryError } from "../runtime/ActorSystem.js"
+import type { StoreUnavailable } from "../runtime/errors.js"
 
 const FieldIssue = Schema.Struct({ field: Schema.String, message: Schema.String })
 
@@ -73,6 +74,7 @@ export class Unavailable extends Schema.Class<Unavailable>("Unavailable")({
     "shutting_down",
     "store_unavailable",
     "outcome_unknown",
+    "owner_unavailable",
     "not_ready",
     "identity_provider_unavailable"
   ),
@@ -86,7 +88,7 @@ export class Unavailable extends Schema.Class<Unavailable>("Unavailable")({
 
 export type CommandHttpError = NotFound | Conflict | Unprocessable | Unavailable
 
-type RetryableError = Overloaded | ShuttingDown | StoreUnavailable
+type RetryableError = DeliveryError | StoreUnavailable
 
 /** The one place where runtime failures become HTTP errors. */
 export function toHttpError(noun: string, error: RetryableError): Unavailable
@@ -120,12 +122,14 @@ export function toHttpError(noun: string, error: CommandError | RetryableError):
       return new Unavailable({ error: "shutting_down", message: "the server is shutting down; retry", retryAfterSeconds: 1 })
     case "StoreUnavailable":
       return new Unavailable({ error: "store_unavailable", message: error.message, retryAfterSeconds: 1 })
+    case "OwnerUnavailable":
+      return new Unavailable({ error: "owner_unavailable", message: error.message, retryAfterSeconds: 1 })
     case "AppendOutcomeUnknown":
       // No Retry-After: a blind retry of a command that may have applied can apply it twice.
       return new Unavailable({
         error: "outcome_unknown",
-        message: `the command on ${noun} ${error.streamId} may or may not have been applied (the event store's reply was ` +
-          "lost); retry it with the same Idempotency-Key, which returns the first result if it was applied"
+        message: `the command on ${noun} ${error.streamId} may or may not have been applied (${error.message}); ` +
+          "retry it with the same Idempotency-Key, which returns the first result if it was applied"
       })
   }
 }

@@ -40,7 +40,7 @@ import {
   makeAggregateActor,
   type SnapshotPolicy
 } from "./AggregateActor.js"
-import { Overloaded, ShuttingDown, type StoreUnavailable } from "./errors.js"
+import { Overloaded, type OwnerUnavailable, ShuttingDown, type StoreUnavailable } from "./errors.js"
 
 export interface ActorSystem<State, Command, Event> {
   readonly streamType: string
@@ -49,11 +49,16 @@ export interface ActorSystem<State, Command, Event> {
     id: string,
     command: Command,
     options: CommandOptions
-  ) => Effect.Effect<CommandResult<State, Event>, CommandError | Overloaded | ShuttingDown>
+  ) => Effect.Effect<CommandResult<State, Event>, CommandError | DeliveryError>
   /** The aggregate's current state and version, as its actor holds it (version 0: no history). */
-  readonly read: (id: string) => Effect.Effect<AggregateSnapshot<State>, StoreUnavailable | Overloaded | ShuttingDown>
+  readonly read: (id: string) => Effect.Effect<AggregateSnapshot<State>, StoreUnavailable | DeliveryError>
   readonly liveActors: Effect.Effect<number>
+  /** Passivates the idle cached actors whose id matches (their shard moved to another node, say); gives how many. */
+  readonly passivateWhere: (matches: (id: string) => boolean) => Effect.Effect<number>
 }
+
+/** Why a message did not reach its actor: its mailbox is full, this node is stopping, or the node that owns it could not be asked. */
+export type DeliveryError = Overloaded | ShuttingDown | OwnerUnavailable
 
 /** How an actor answers a message: with its exit, once. */
 type Reply<A, E> = (exit: Exit.Exit<A, E>) => void
@@ -306,27 +311,38 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
       })
     )
 
+    const passivateWhere = (matches: (id: string) => boolean) =>
+      Effect.suspend(() => {
+        const before = passivatedSinceFlush
+        for (const cell of cells.values()) if (matches(cell.id)) passivateIfIdle(cell)
+        const passivated = passivatedSinceFlush - before
+        return Effect.as(flushPassivations, passivated)
+      })
+
     return {
       streamType,
       execute,
       read,
-      liveActors: Effect.sync(() => cells.size)
+      liveActors: Effect.sync(() => cells.size),
+      passivateWhere
     }
+  })
+
+/** One aggregate's actor system, on the application's store and settings. */
+export const make = <State, Command extends { readonly _tag: string }, Event extends { readonly _tag: string }>(
+  definition: AggregateDefinition<State, Command, Event>
+) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const config = yield* AppConfig
+    // SNAPSHOT_EVERY_<TYPE> (SNAPSHOT_EVERY_ORDER, say) sets one aggregate type's interval.
+    const own = yield* Config.option(Config.integer(`SNAPSHOT_EVERY_${definition.streamType.toUpperCase()}`))
+    const snapshotEvery = Option.getOrElse(own, () => config.snapshotEvery)
+    return yield* makeActorSystem(definition, store, { ...config.runtime, snapshotEvery })
   })
 
 /** The layer of one aggregate's actor system, under the tag the application gives it. */
 export const layer = <Id, State, Command extends { readonly _tag: string }, Event extends { readonly _tag: string }>(
   tag: Context.Tag<Id, ActorSystem<State, Command, Event>>,
   definition: AggregateDefinition<State, Command, Event>
-) =>
-  Layer.scoped(
-    tag,
-    Effect.gen(function*() {
-      const store = yield* EventStore
-      const config = yield* AppConfig
-      // SNAPSHOT_EVERY_<TYPE> (SNAPSHOT_EVERY_ORDER, say) sets one aggregate type's interval.
-      const own = yield* Config.option(Config.integer(`SNAPSHOT_EVERY_${definition.streamType.toUpperCase()}`))
-      const snapshotEvery = Option.getOrElse(own, () => config.snapshotEvery)
-      return yield* makeActorSystem(definition, store, { ...config.runtime, snapshotEvery })
-    })
-  )
+) => Layer.scoped(tag, make(definition))

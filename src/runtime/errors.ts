@@ -19,3 +19,13 @@ export class Overloaded extends Data.TaggedError("Overloaded")<{
 /** The runtime is stopping and takes no new commands; another instance (or this one, restarted) will. */
 export class ShuttingDown extends Data.TaggedError("ShuttingDown")<{}> {}
 
+
+/**
+ * The node that owns the aggregate could not be asked: none owns its shard yet (one died, and the
+ * others have not taken its shards), or it did not answer in time. Nothing was decided: retry.
+ */
+export class OwnerUnavailable extends Data.TaggedError("OwnerUnavailable")<{
+  readonly streamType: string
+  readonly id: string
+  readonly message: string
+}> {}
