@@ -21,7 +21,7 @@ TOXIPROXY := .data/bin/toxiproxy-server
 TOXIPROXY_VERSION := v2.12.0
 
 .PHONY: help install build check-alerts services services-down services-status run relay worker push-sink token test test-unit typecheck migrate \
-	bench bench-readme bench-replay bench-commands bench-http profile-http bench-actors bench-outbox bench-worker bench-projection project toxiproxy soak
+	bench bench-readme bench-replay bench-commands bench-cluster bench-http profile-http bench-actors bench-outbox bench-worker bench-projection project toxiproxy soak
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
 PUSH_SINK_PORT ?= 4000
@@ -114,7 +114,7 @@ soak: services $(TOXIPROXY) ## the history check under faults for HISTORY_SECOND
 test-unit: $(INSTALLED) ## the unit tests only (no services needed)
 	@node_modules/.bin/vitest run --project unit
 
-bench: bench-replay bench-commands bench-http bench-actors bench-outbox bench-worker bench-projection ## every benchmark; results in bench/results/
+bench: bench-replay bench-commands bench-http bench-cluster bench-actors bench-outbox bench-worker bench-projection ## every benchmark; results in bench/results/
 
 bench-readme: $(INSTALLED) ## regenerate README's performance tables from bench/results/
 	@node --import tsx bench/readme.ts
@@ -133,6 +133,9 @@ bench-replay: services ## loading an aggregate of 100 … 100,000 events: full r
 
 bench-commands: services ## commands through the runtime and HTTP against bare INSERTs: 1,000 orders and one hot order
 	@node --import tsx bench/commands.ts
+
+bench-cluster: services build ## 1, 2 and 3 serve nodes against the runtime without a cluster: commands/s, p99, share routed, conflicts; failover over 10 kills and 5 stops
+	@node --import tsx bench/cluster.ts
 
 bench-http: services build ## a real serve process under autocannon, beside a bare node:http + INSERT server: req/s, p50/p99/p99.9
 	@node --import tsx bench/http.ts

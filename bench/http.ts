@@ -84,7 +84,7 @@ export const waitReady = (url: string, timeoutMs: number, service: CliProcess) =
   }).pipe(Effect.catchAll((error) => Effect.dieMessage(`${error.message}; the service printed:\n${service.lines.join("\n")}`)))
 
 /** Places `count` orders of the run's customer through the API (16 at a time); gives their ids. */
-const placeOrders = (base: string, auth: BenchAuth, count: number) =>
+export const placeOrders = (base: string, auth: BenchAuth, count: number) =>
   Effect.forEach(Array.from({ length: count }), () =>
     Effect.tryPromise(async () => {
       const response = await fetch(`${base}/orders`, {
@@ -122,22 +122,28 @@ const groupCommits = (opsUrl: string) =>
     }
   })
 
+/** One autocannon run in a process of its own: its outcome. */
+export const generate = (run: LoadRun) =>
+  Effect.scoped(Effect.gen(function*() {
+    const generator = yield* startScript("bench/http/loadGenerator.ts", [JSON.stringify(run)])
+    const exit = yield* generator.exited
+    const line = [...generator.lines].reverse().find((l) => l.startsWith("{"))
+    if (exit.code !== 0 || line === undefined) {
+      return yield* Effect.dieMessage(`the load generator failed:\n${generator.lines.join("\n")}`)
+    }
+    return JSON.parse(line) as LoadOutcome
+  }))
+
 /**
  * One autocannon run in its own process; the server's CPU and memory, and the service's group
  * commits, are read around it.
  */
 const load = (run: LoadRun, serverPid: number, opsUrl: string) =>
-  Effect.scoped(Effect.gen(function*() {
+  Effect.gen(function*() {
     const commitsBefore = yield* groupCommits(opsUrl)
     const cpuBefore = cpuSeconds(serverPid)
-    const generator = yield* startScript("bench/http/loadGenerator.ts", [JSON.stringify(run)])
-    const exit = yield* generator.exited
+    const outcome = yield* generate(run)
     const cpu = cpuSeconds(serverPid) - cpuBefore
-    const line = [...generator.lines].reverse().find((l) => l.startsWith("{"))
-    if (exit.code !== 0 || line === undefined) {
-      return yield* Effect.dieMessage(`the load generator failed:\n${generator.lines.join("\n")}`)
-    }
-    const outcome = JSON.parse(line) as LoadOutcome
     const commitsAfter = yield* groupCommits(opsUrl)
     const groups = commitsAfter.groups - commitsBefore.groups
     return {
@@ -147,7 +153,7 @@ const load = (run: LoadRun, serverPid: number, opsUrl: string) =>
       appendsPerGroup: groups > 0 ? Number(((commitsAfter.appends - commitsBefore.appends) / groups).toFixed(1)) : null,
       groupCommitMs: groups > 0 ? Number(((commitsAfter.millis - commitsBefore.millis) / groups).toFixed(1)) : null
     }
-  }))
+  })
 
 export const runHttpBench = (options: HttpBenchSettings) =>
   Effect.gen(function*() {

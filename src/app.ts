@@ -252,7 +252,7 @@ export const ProjectorOpsLive = opsServer("projector", (config) => config.projec
 export const ServeLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     Layer.mergeAll(
-      HttpLive.pipe(Layer.provide(ClusterLive)),
+      config.cluster.enabled ? HttpLive.pipe(Layer.provide(ClusterLive)) : HttpLive,
       ServeOpsLive,
       config.outbox.relayEnabled ? RelayLive : Layer.empty,
       config.projections.projectorEnabled ? ProjectorLive : Layer.empty

@@ -285,6 +285,11 @@ export const appConfig = Config.all({
    * cluster uses the same database; each aggregate is decided on the node that owns its shard.
    */
   cluster: Config.all({
+    /**
+     * false: no runner; this process decides every aggregate itself, and several such processes are
+     * kept apart only by the version guard (conflicts and retries). The cluster benchmark's floor.
+     */
+    enabled: withDefault(Config.boolean("CLUSTER"), true),
     /** The host the other nodes reach this one at (its name in the cluster: unique, and reachable from them). */
     runnerHost: withDefault(Config.nonEmptyString("CLUSTER_RUNNER_HOST"), "127.0.0.1"),
     /** The runner's port; 0: any free port (the advertised address follows it). */

@@ -1,14 +1,17 @@
 /**
  * `status`: the state of the whole pipeline on one screen (or as JSON with --json): which process
  * is the active relay, the outbox backlog per destination, the projector's lag per partition, the
- * dead letters waiting, the quarantined rows and the deliveries stuck past their due time. Each
- * part is asked on its own, with a timeout: one that does not answer says so, and the rest shows.
+ * dead letters waiting, the quarantined rows, the deliveries stuck past their due time, and the
+ * cluster: the runners registered and the shards each owns. Each part is asked on its own, with a
+ * timeout: one that does not answer says so, and the rest shows.
  */
 import { Command, Options } from "@effect/cli"
 import { SqlClient } from "@effect/sql"
 import amqp from "amqplib"
 import { Console, Duration, Effect, Layer, Redacted } from "effect"
 import { DatabaseLive } from "../app.js"
+import { type Ownership, readOwnership } from "../cluster/ownership.js"
+import { timings } from "../cluster/settings.js"
 import { AppConfig } from "../config.js"
 import * as DeliveryStore from "../notifications/DeliveryStore.js"
 import { kafkaClient, partitionLags } from "../messaging/kafka.js"
@@ -91,7 +94,8 @@ export const readStatus = Effect.gen(function*() {
     projectorLag: part(projectorLag(config.kafka.brokers, names.eventsTopic("order"), `${config.messagingPrefix}projector.order_summaries`)),
     deadLetters: part(queueDepth(config.amqp.url, names.deadLetterQueue)),
     quarantined: part(Effect.map(quarantine.countBySource, (counts) => Object.values(counts).reduce((sum, count) => sum + count, 0))),
-    stuckDeliveries: part(deliveries.countStuck)
+    stuckDeliveries: part(deliveries.countStuck),
+    cluster: part(readOwnership(true))
   }, { concurrency: "unbounded" })
 })
 
@@ -99,7 +103,41 @@ export type Status = Effect.Effect.Success<typeof readStatus>
 
 const show = <A>(value: Part<A>, render: (value: A) => string) => value.ok ? render(value.value) : `unknown (${value.error})`
 
-/** The status as lines of text, one part each. */
+/** A runner whose heartbeat is older than a shard lock lives is taken for gone by the others. */
+const STALE_AFTER_SECONDS = Duration.toSeconds(timings.shardLockExpiration)
+
+/**
+ * The cluster: a summary, then a row per runner — those registered, and any session holding shard
+ * locks that is not (a runner whose row was removed while its session lives on).
+ */
+const renderCluster = (ownership: Ownership, indent: string) => {
+  const { holders, runners, shards, unowned } = ownership
+  if (runners.length === 0 && holders.length === 0) {
+    return `no runners: no node is running on this database (none has started, or all have stopped); ${shards} shards unowned`
+  }
+  const shardsOf = (runner: string) => holders.find((holder) => holder.runner === runner)?.shards ?? 0
+  const rows = [
+    ...runners.map((runner) => ({
+      address: runner.address,
+      shards: shardsOf(runner.address),
+      state: `${runner.healthy ? "healthy" : "unhealthy"}  heartbeat ${runner.heartbeatAgeSeconds.toFixed(1)} s ago` +
+        (runner.heartbeatAgeSeconds > STALE_AFTER_SECONDS ? " (stale: taken for gone)" : "")
+    })),
+    ...holders.filter((holder) => !runners.some((runner) => runner.address === holder.runner))
+      .map((holder) => ({ address: holder.runner, shards: holder.shards, state: "not registered" }))
+  ]
+  const width = Math.max(...rows.map((row) => row.address.length))
+  const summary = `${runners.length} runner${runners.length === 1 ? "" : "s"}, ${shards - unowned}/${shards} shards owned` +
+    (unowned === 0 ? "" : `, ${unowned} unowned`)
+  return [
+    summary,
+    ...rows.map((row) =>
+      `${indent}${row.address.padEnd(width)}  ${(row.shards === 0 ? "no shards" : `${row.shards} shards`).padStart(10)}  ${row.state}`
+    )
+  ].join("\n")
+}
+
+/** The status as lines of text, one part each (the cluster's runners on lines of their own). */
 export const renderStatus = (status: Status) =>
   [
     `active relay        ${show(status.activeRelay, (relay) => relay === null ? "none: no relay holds the lock" : `pid ${relay.pid} from ${relay.client}, since ${relay.since}`)}`,
@@ -110,7 +148,8 @@ export const renderStatus = (status: Status) =>
     `projector lag       ${show(status.projectorLag, (lags) => lags.map(({ lag, partition }) => `p${partition} ${lag}`).join(", ") || "no partitions")}`,
     `dead letters        ${show(status.deadLetters, String)}`,
     `quarantined rows    ${show(status.quarantined, String)}`,
-    `stuck deliveries    ${show(status.stuckDeliveries, String)}`
+    `stuck deliveries    ${show(status.stuckDeliveries, String)}`,
+    `cluster             ${show(status.cluster, (ownership) => renderCluster(ownership, " ".repeat(22)))}`
   ].join("\n")
 
 const StatusLive = Layer.mergeAll(OutboxStore.layer, QuarantineStore.layer, DeliveryStore.layer).pipe(Layer.provideMerge(DatabaseLive))
@@ -122,5 +161,7 @@ export const status = Command.make("status", {
     const current = yield* readStatus
     yield* Console.log(json ? JSON.stringify(current, null, 2) : renderStatus(current))
   }).pipe(Effect.provide(StatusLive))).pipe(
-  Command.withDescription("The pipeline at a glance: active relay, outbox backlog, projector lag, dead letters, quarantine, stuck deliveries")
+  Command.withDescription(
+    "The pipeline at a glance: active relay, outbox backlog, projector lag, dead letters, quarantine, stuck deliveries, cluster runners and shards"
+  )
 )

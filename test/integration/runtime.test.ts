@@ -43,6 +43,54 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
       expect(snapshot.state.lines).toEqual([{ sku: "A", quantity: 101, unitPriceCents: 100 }])
     }))
 
+  it.scoped("a named command decided again on another node is stored once and answered as replayed: alone, refused, and in a batch", () =>
+    Effect.gen(function*() {
+      // The first node decided and stored these commands, and died before answering; the cluster
+      // sent them again to the node that took the shard, whose actor has the newer state.
+      const first = yield* makeActorSystem(orderAggregate, yield* EventStore, settings())
+      const second = yield* makeActorSystem(orderAggregate, yield* otherNodeStore, settings())
+      const id = randomUUID()
+      const named = () => options({ metadata: { commandId: randomUUID(), correlationId: randomUUID(), causationId: null, userId: null } })
+      const place = named()
+      const add = named()
+      const confirm = named()
+      yield* first.execute(id, placeOrder(), place)
+      const added = yield* first.execute(id, addOne("B"), add)
+      const confirmed = yield* first.execute(id, OrderCommand.Confirm({ at }), confirm)
+
+      // Decided again: AddItem would append again (the store knows its events' ids), Confirm would be
+      // refused for what it did itself (the probe finds its events), PlaceOrder likewise.
+      const again = yield* Effect.all([
+        second.execute(id, addOne("B"), add),
+        second.execute(id, OrderCommand.Confirm({ at }), confirm),
+        second.execute(id, placeOrder(), place)
+      ], { concurrency: "unbounded" })
+      expect(again.map((result) => [result.replayed, result.version])).toEqual([[true, added.version], [true, confirmed.version], [true, 1]])
+
+      // In a batch with new commands: each answered on its own, the new ones appended once.
+      const freshId = randomUUID()
+      const placeFresh = named()
+      yield* first.execute(freshId, placeOrder(), placeFresh)
+      const addFirst = named()
+      yield* first.execute(freshId, addOne("C"), addFirst)
+      const batch = yield* Effect.all([
+        second.execute(freshId, addOne("D"), named()),
+        second.execute(freshId, addOne("C"), addFirst),
+        second.execute(freshId, addOne("E"), named())
+      ], { concurrency: "unbounded" })
+      expect(batch.map((result) => result.replayed)).toEqual([false, true, false])
+      expect(batch[1]!.version).toBe(2)
+
+      const stored = yield* (yield* EventStore).readStream(id)
+      expect(stored.map((event) => event.type)).toEqual(["OrderPlaced", "ItemAdded", "OrderConfirmed"])
+      const storedFresh = yield* (yield* EventStore).readStream(freshId)
+      expect(storedFresh.map((event) => event.version)).toEqual([1, 2, 3, 4])
+      expect(storedFresh.filter((event) => event.metadata.commandId === addFirst.metadata.commandId)).toHaveLength(1)
+      // A refusal of a command never applied is still a refusal.
+      const refused = yield* Effect.flip(second.execute(id, OrderCommand.Confirm({ at }), named()))
+      expect(refused._tag).toBe("RuleViolated")
+    }))
+
   it.scoped("commands waiting together are decided in turn and appended in one transaction, each answered on its own", () =>
     Effect.gen(function*() {
       const real = yield* EventStore
