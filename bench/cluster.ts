@@ -31,13 +31,14 @@ import { percentiles, ratio } from "./lib/stats.js"
 import { freeLocalPort, generate, placeOrders } from "./http.js"
 import type { LoadOutcome } from "./http/loadGenerator.js"
 
-interface Settings {
+export interface ClusterBenchSettings {
   readonly seconds: number
   readonly warmupSeconds: number
   readonly connections: number
   readonly orders: number
   readonly kills: number
   readonly stops: number
+  readonly quiet: boolean
 }
 
 interface ThroughputRow {
@@ -93,8 +94,8 @@ const freshNodes = (name: string, count: number, env: (databaseUrl: string) => R
     return { database, ports, common, nodes }
   })
 
-const throughput = (settings: Settings, auth: Awaited<Effect.Effect.Success<ReturnType<typeof benchAuth>>>, prefix: string) =>
-  withProgress("throughput", setups.length, false, (progress) =>
+const throughput = (settings: ClusterBenchSettings, auth: Awaited<Effect.Effect.Success<ReturnType<typeof benchAuth>>>, prefix: string) =>
+  withProgress("throughput", setups.length, settings.quiet, (progress) =>
     Effect.forEach(setups, (setup, i) =>
       Effect.scoped(Effect.gen(function*() {
         progress.update(i, { unit: "setups", detail: setup.setup })
@@ -155,7 +156,7 @@ const misstored = (databaseUrl: string, acknowledged: ReadonlyArray<string>) =>
     }
   })
 
-const failover = (settings: Settings, auth: Awaited<Effect.Effect.Success<ReturnType<typeof benchAuth>>>, prefix: string) =>
+const failover = (settings: ClusterBenchSettings, auth: Awaited<Effect.Effect.Success<ReturnType<typeof benchAuth>>>, prefix: string) =>
   Effect.scoped(Effect.gen(function*() {
     const started = yield* freshNodes("cluster_failover", 3, (url) => nodeEnvironment(url, prefix, auth.env))
     const nodes: Array<ClusterNode | undefined> = [...started.nodes]
@@ -174,7 +175,7 @@ const failover = (settings: Settings, auth: Awaited<Effect.Effect.Success<Return
       ...Array.from({ length: settings.stops }, () => "SIGTERM" as const)
     ]
     const rows: Array<FailoverRow> = []
-    yield* withProgress("failover", faults.length, false, (progress) =>
+    yield* withProgress("failover", faults.length, settings.quiet, (progress) =>
       Effect.forEach(faults, (fault, round) =>
         Effect.gen(function*() {
           const victim = round % 3
@@ -214,7 +215,7 @@ const failover = (settings: Settings, auth: Awaited<Effect.Effect.Success<Return
     }
   }))
 
-const markdown = (settings: Settings, rows: ReadonlyArray<ThroughputRow>, failed: Effect.Effect.Success<ReturnType<typeof failover>>) => {
+export const clusterMarkdown = (settings: ClusterBenchSettings, rows: ReadonlyArray<ThroughputRow>, failed: Effect.Effect.Success<ReturnType<typeof failover>>) => {
   const floor = rows.find((row) => !row.setup.includes("node"))!
   const summary = (fault: FailoverRow["fault"]) => {
     const of = failed.rows.filter((row) => row.fault === fault)
@@ -276,19 +277,28 @@ const main = Effect.gen(function*() {
       stops: { type: "string", default: "5" }
     }
   })
-  const settings: Settings = {
+  const settings: ClusterBenchSettings = {
     seconds: Number(values.seconds),
     warmupSeconds: Number(values.warmup),
     connections: Number(values.connections),
     orders: Number(values.orders),
     kills: Number(values.kills),
-    stops: Number(values.stops)
+    stops: Number(values.stops),
+    quiet: false
   }
-  const auth = yield* benchAuth("cluster")
-  const { prefix } = yield* runPrefix("cluster")
-  const rows = yield* throughput(settings, auth, prefix)
-  const failed = yield* failover(settings, auth, prefix)
-  return { settings: { ...settings }, rows: [...rows, ...failed.rows], markdown: markdown(settings, rows, failed) }
-}).pipe(Effect.scoped)
+  const { rows, failed } = yield* runClusterBench(settings)
+  const { quiet: _, ...recorded } = settings
+  return { settings: recorded, rows: [...rows, ...failed.rows], markdown: clusterMarkdown(settings, rows, failed) }
+})
 
-runBenchmark("cluster", main)
+/** Both parts, in databases and a prefix of their own (removed at the end). */
+export const runClusterBench = (settings: ClusterBenchSettings) =>
+  Effect.gen(function*() {
+    const auth = yield* benchAuth("cluster")
+    const { prefix } = yield* runPrefix("cluster")
+    const rows = yield* throughput(settings, auth, prefix)
+    const failed = yield* failover(settings, auth, prefix)
+    return { rows, failed }
+  }).pipe(Effect.scoped)
+
+if (import.meta.url === `file://${process.argv[1]}`) runBenchmark("cluster", main)
