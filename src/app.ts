@@ -65,7 +65,7 @@ export const ClusterLive = Layer.unwrapEffect(
       host: config.cluster.runnerHost,
       port: config.cluster.runnerPort,
       listenHost: Option.getOrElse(config.cluster.listenHost, () => config.cluster.runnerHost)
-    }, config.database.url))
+    }, Option.getOrElse(config.cluster.databaseUrl, () => config.database.url)))
 )
 
 const kafkaTopics = (config: AppConfigShape) => ({

@@ -295,7 +295,15 @@ export const appConfig = Config.all({
     /** The runner's port; 0: any free port (the advertised address follows it). */
     runnerPort: opsPort("CLUSTER_RUNNER_PORT", 34431),
     /** The address the runner binds, when not the advertised host (0.0.0.0 in a container, say). */
-    listenHost: Config.option(Config.nonEmptyString("CLUSTER_LISTEN_HOST"))
+    listenHost: Config.option(Config.nonEmptyString("CLUSTER_LISTEN_HOST")),
+    /**
+     * The same database by another route, for the runner's registry and shard locks (DATABASE_URL
+     * unless set): shard locks are session state, so this route must not pass a pooler in
+     * transaction mode, which DATABASE_URL may.
+     */
+    databaseUrl: Config.option(Config.redacted("CLUSTER_DATABASE_URL").pipe(
+      Config.validate({ message: "must be a URL", validation: (value) => URL.canParse(Redacted.value(value)) })
+    ))
   }),
   /** Events between snapshots of an aggregate; 0 switches snapshots off. SNAPSHOT_EVERY_<TYPE> sets one type's. */
   snapshotEvery: withDefault(

@@ -7,8 +7,10 @@
  * from the environment (PORT is the HTTP API's here) and take every timing from it too: the runner's
  * addresses come from our settings, the timings from settings.ts.
  */
+import { PersistenceError } from "@effect/cluster/ClusterError"
 import * as RunnerHealth from "@effect/cluster/RunnerHealth"
 import * as Runners from "@effect/cluster/Runners"
+import * as RunnerStorage from "@effect/cluster/RunnerStorage"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as SocketRunner from "@effect/cluster/SocketRunner"
 import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
@@ -16,12 +18,12 @@ import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
 import { layerClientProtocol, layerSocketServer } from "@effect/platform-node/NodeClusterSocket"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
-import { Cause, Effect, Exit, Layer, type Redacted, Scope } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, type Redacted, Scope } from "effect"
 import net from "node:net"
 import { MIGRATION_LOCK } from "../database/migrations.js"
+import * as PgDatabase from "../database/PgDatabase.js"
 import { monitorHandovers } from "./handovers.js"
-import { type ClusterAddress, sessionName, shardingConfig } from "./settings.js"
+import { type ClusterAddress, sessionName, shardingConfig, timings } from "./settings.js"
 
 /**
  * The cluster's tables are created by its storage layers as they build (CREATE TABLE IF NOT EXISTS,
@@ -35,7 +37,7 @@ const StorageLive = Layer.scopedContext(
     const sessionScope = yield* Scope.make()
     const session = yield* Scope.extend(sql.reserve, sessionScope)
     yield* session.executeRaw(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`, [])
-    return yield* Layer.buildWithScope(Layer.merge(SqlMessageStorage.layer, SqlRunnerStorage.layer), yield* Effect.scope).pipe(
+    const built = yield* Layer.buildWithScope(Layer.merge(SqlMessageStorage.layer, SqlRunnerStorage.layer), yield* Effect.scope).pipe(
       Effect.ensuring(
         session.executeRaw(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`, []).pipe(
           Effect.ignore,
@@ -43,16 +45,51 @@ const StorageLive = Layer.scopedContext(
         )
       )
     )
+    return Context.add(built, RunnerStorage.RunnerStorage, withPooledProbe(Context.get(built, RunnerStorage.RunnerStorage), sql))
   })
 )
 
 /**
+ * The runner storage with its liveness probe on the pool. A runner whose lock operation ran past its
+ * deadline marks its lock storage unhealthy, gives its shards up, and probes with an empty refresh
+ * until it answers; @effect/cluster 0.60.2 sends that probe over the reserved lock connection — the
+ * very one left wedged by the operation that was cut off — so the runner stayed unhealthy until it
+ * was restarted, and the shards assigned to it went unowned again and again (seen in the history
+ * test, whose node reaches the database through a proxy in a busy process). Fixed upstream after
+ * 0.60.2 (Effect-TS/effect#7551) the same way: the probe is the runner's heartbeat, on the pool,
+ * within the lock interval; the wedged connection is rebuilt by the next lock operation that fails.
+ */
+const withPooledProbe = (storage: Context.Tag.Service<RunnerStorage.RunnerStorage>, sql: SqlClient.SqlClient) =>
+  RunnerStorage.RunnerStorage.of({
+    ...storage,
+    refresh: (address, shardIds) => {
+      const shards = Array.from(shardIds)
+      return shards.length > 0
+        ? storage.refresh(address, shards)
+        : sql`UPDATE cluster_runners SET last_heartbeat = NOW() WHERE address = ${`${address.host}:${address.port}`}`.pipe(
+          Effect.timeout(timings.shardLockRefreshInterval),
+          Effect.as([]),
+          PersistenceError.refail
+        )
+    }
+  })
+
+/**
  * The cluster's own small pool, named after the runner: the message storage keeps Snowflake ids in
  * INT8 columns, which the application's pool reads as numbers (they pass 2^53 and would be rounded);
- * and the runner's heartbeats and lock refreshes never queue behind commands for a connection.
+ * and the runner's heartbeats and lock refreshes never queue behind commands for a connection. Its
+ * connections have the application's deadlines: one gone half-open is destroyed after 12 s, not
+ * kept waiting for a reply that never comes (while the server holds its shard locks).
  */
 const database = (url: Redacted.Redacted, address: ClusterAddress) =>
-  PgClient.layer({ url, maxConnections: 4, applicationName: sessionName(address) })
+  PgDatabase.layer({
+    url,
+    maxConnections: 8,
+    applicationName: sessionName(address),
+    statementTimeout: Duration.seconds(10),
+    bigintsAsStrings: true,
+    poolMetrics: false
+  })
 
 /** A free TCP port on `host`: CLUSTER_RUNNER_PORT=0 (the test suite's processes) takes one. */
 const freePort = (host: string) =>

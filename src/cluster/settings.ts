@@ -23,15 +23,18 @@ export const SHARDS = 300
 export const shardIds = Array.from({ length: SHARDS }, (_, i) => ShardId.make("default", i + 1))
 
 /**
- * Failover within seconds: a dead runner's shard locks are released when its database session ends
- * (at once on a local network; `tcp_keepalives_*` of the server bound it across a partition) or
- * expire after 5 s, and the others look at the assignments every second. A stopping runner hands
- * its shards over after finishing what it holds, waiting at most `entityTerminationTimeout`.
+ * Failover within seconds: a dead runner fails its pings (every 2 s) and its shard locks are released
+ * when its database session ends (at once on a local network; the server's `tcp_keepalives_*` bound
+ * it across a partition), and the others look at the assignments every second. A runner's lock
+ * operations must answer within 3 s (the refresh interval): a node whose database answers slower
+ * gives its shards up rather than hold them unsure (at 1 s, a saturated node did so every few
+ * seconds and its shards went back and forth). A stopping runner hands its shards over after
+ * finishing what it holds, waiting at most `entityTerminationTimeout`.
  */
 export const timings = {
   shardsPerGroup: SHARDS,
-  shardLockRefreshInterval: Duration.seconds(1),
-  shardLockExpiration: Duration.seconds(5),
+  shardLockRefreshInterval: Duration.seconds(3),
+  shardLockExpiration: Duration.seconds(9),
   refreshAssignmentsInterval: Duration.seconds(1),
   runnerHealthCheckInterval: Duration.seconds(2),
   entityMessagePollInterval: Duration.seconds(1),

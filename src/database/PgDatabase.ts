@@ -23,13 +23,17 @@ export interface PgDatabaseOptions {
   readonly statementTimeout?: Duration.Duration | undefined
   /** The server ends sessions idle inside a transaction for longer than this (default 30 s). */
   readonly idleInTransactionTimeout?: Duration.Duration | undefined
+  /** bigint columns as strings, node-pg's default: for ids beyond 2^53 (the cluster's Snowflake ids). */
+  readonly bigintsAsStrings?: boolean | undefined
+  /** Whether the pool's connections and waiters are the process's pg_pool_* metrics (the application's pool; default true). */
+  readonly poolMetrics?: boolean | undefined
 }
 
 /**
  * bigint columns here are positions and counters that stay far below 2^53, so they are read as
  * numbers rather than strings; every other type keeps node-pg's parser.
  */
-const types: pg.CustomTypesConfig = {
+const bigintsAsNumbers: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
     oid === pg.types.builtins.INT8 && format !== "binary"
       ? (value: string) => Number(value)
@@ -51,7 +55,7 @@ export const connectionOptions = (options: PgDatabaseOptions): pg.ClientConfig =
     statement_timeout: Duration.toMillis(statementTimeout),
     idle_in_transaction_session_timeout: Duration.toMillis(options.idleInTransactionTimeout ?? Duration.seconds(30)),
     query_timeout: Duration.toMillis(Duration.sum(statementTimeout, REPLY_GRACE)),
-    types
+    ...(options.bigintsAsStrings === true ? {} : { types: bigintsAsNumbers })
   }
 }
 
@@ -108,11 +112,11 @@ const pool = (options: PgDatabaseOptions) =>
         })
         // An idle connection that fails is dropped by the pool; the error itself needs no handler.
         pool.on("error", () => undefined)
-        return { pool, unregister: sampleOnScrape(samplePool(pool)) }
+        return { pool, unregister: options.poolMetrics === false ? () => undefined : sampleOnScrape(samplePool(pool)) }
       }),
       ({ pool, unregister }) => Effect.sync(unregister).pipe(Effect.zipRight(Effect.promise(() => pool.end())), Effect.timeoutOption("1 second"))
     ).pipe(Effect.map(({ pool }) => pool)),
-    types
+    ...(options.bigintsAsStrings === true ? {} : { types: bigintsAsNumbers })
   }).pipe(Layer.orDie)
 
 /**

@@ -103,7 +103,14 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
     const startNode = (i: number) =>
       Effect.gen(function*() {
         const url = i === 0 ? throughProxy(env.databaseUrl, cutting.port) : throughProxy(env.databaseUrl, halfOpening.port)
-        const process = yield* startCli(["serve"], { ...common, DATABASE_URL: url, PORT: String(ports[i]) })
+        // The faults are on the commands' way to the database; the cluster's registry and shard locks
+        // go straight there (see the README's "Running several nodes" on a slow database route).
+        const process = yield* startCli(["serve"], {
+          ...common,
+          DATABASE_URL: url,
+          CLUSTER_DATABASE_URL: env.databaseUrl,
+          PORT: String(ports[i])
+        })
         const line = yield* process.waitForLine(LISTENING, 60_000)
         nodeProcesses[i] = process
         nodes[i] = `http://127.0.0.1:${LISTENING.exec(line)![1]}`
