@@ -107,7 +107,7 @@ export interface LoadOptions {
   readonly live: () => ReadonlyArray<string>
   readonly authorization: string
   readonly customerId: string
-  /** Orders placed first, then items added to them at random. */
+  /** Orders placed first; then items added to them at random, and removed again. */
   readonly orders: number
   readonly clients: number
   /** A command is retried with its Idempotency-Key for this long after a 503 or a broken connection. */
@@ -122,8 +122,8 @@ interface Reply {
 /**
  * Clients that behave as the README tells them to: every command with an Idempotency-Key and an
  * X-Correlation-Id of its own, retried with them on any node after a 503 or a broken connection.
- * First each client places its share of the orders, then it adds items to random ones until
- * stopped. Gives the fiber's handle: `stop` ends the loop, `sent` is the history so far.
+ * First each client places its share of the orders, then it adds an item to a random one and
+ * removes it again, until stopped. Gives the fiber's handle: `stop` ends the loop, `sent` is the history so far.
  */
 export const commandLoad = (options: LoadOptions) =>
   Effect.gen(function*() {
@@ -131,16 +131,16 @@ export const commandLoad = (options: LoadOptions) =>
     const orderIds: Array<string> = []
     const state = { stopped: false }
 
-    const post = (path: string, body: unknown, headers: Record<string, string>) =>
+    const request = (method: "POST" | "DELETE", path: string, body: unknown, headers: Record<string, string>) =>
       Effect.promise(async (): Promise<Reply> => {
         const live = options.live()
         if (live.length === 0) return { status: 0, json: undefined }
         const base = live[Math.floor(Math.random() * live.length)]!
         try {
           const response = await fetch(`${base}${path}`, {
-            method: "POST",
-            headers: { authorization: options.authorization, "content-type": "application/json", ...headers },
-            body: JSON.stringify(body),
+            method,
+            headers: { authorization: options.authorization, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
             signal: AbortSignal.timeout(30_000)
           })
           return { status: response.status, json: await response.json().catch(() => undefined) }
@@ -149,13 +149,13 @@ export const commandLoad = (options: LoadOptions) =>
         }
       })
 
-    const send = (orderId: string | undefined, path: string, body: unknown) =>
+    const send = (orderId: string | undefined, method: "POST" | "DELETE", path: string, body?: unknown) =>
       Effect.gen(function*() {
         const correlationId = randomUUID()
         const headers = { "idempotency-key": randomUUID(), "x-correlation-id": correlationId }
         const started = performance.now()
         for (let attempt = 1;; attempt++) {
-          const reply = yield* post(path, body, headers)
+          const reply = yield* request(method, path, body, headers)
           const millis = performance.now() - started
           const done = (answer: Answer, extra: Partial<SentCommand> = {}) =>
             Effect.as(
@@ -174,7 +174,7 @@ export const commandLoad = (options: LoadOptions) =>
     const client = (index: number) =>
       Effect.gen(function*() {
         for (let i = index; i < options.orders && !state.stopped; i += options.clients) {
-          const reply = yield* send(undefined, "/orders", {
+          const reply = yield* send(undefined, "POST", "/orders", {
             customerId: options.customerId,
             currency: "EUR",
             lines: [{ sku: "A", quantity: 1, unitPriceCents: 100 }]
@@ -183,8 +183,11 @@ export const commandLoad = (options: LoadOptions) =>
         }
         let n = 0
         while (!state.stopped && orderIds.length > 0) {
+          // An item added and removed again: every command is one the order accepts, and no order fills up.
           const orderId = orderIds[Math.floor(Math.random() * orderIds.length)]!
-          yield* send(orderId, `/orders/${orderId}/items`, { sku: `sku-${index}-${n++}`, quantity: 1, unitPriceCents: 5 })
+          const sku = `sku-${index}-${n++}`
+          const added = yield* send(orderId, "POST", `/orders/${orderId}/items`, { sku, quantity: 1, unitPriceCents: 5 })
+          if (added.status === 200) yield* send(orderId, "DELETE", `/orders/${orderId}/items/${sku}`)
         }
       })
 
