@@ -295,6 +295,9 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         // A higher expected version may be right: another process can have appended since we cached.
         if (expected > snapshot.version) snapshot = yield* catchUp(snapshot)
         if (expected !== snapshot.version) {
+          // Past the version it rests on: maybe because this very command moved it, decided before.
+          const applied = expected < snapshot.version ? yield* appliedBefore(options) : Option.none<number>()
+          if (Option.isSome(applied)) return replayedResult(snapshot, applied.value)
           return yield* new VersionConflict({ streamId: id, expectedVersion: expected, actualVersion: snapshot.version })
         }
       }

@@ -54,18 +54,27 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
       const place = named()
       const add = named()
       const confirm = named()
+      const guarded = { ...named(), expectedVersion: 2 }
       yield* first.execute(id, placeOrder(), place)
       const added = yield* first.execute(id, addOne("B"), add)
+      const guardedAdd = yield* first.execute(id, addOne("G"), guarded)
       const confirmed = yield* first.execute(id, OrderCommand.Confirm({ at }), confirm)
 
       // Decided again: AddItem would append again (the store knows its events' ids), Confirm would be
       // refused for what it did itself (the probe finds its events), PlaceOrder likewise.
+      // One with If-Match would be a conflict: the version it rests on is past, moved by itself.
       const again = yield* Effect.all([
         second.execute(id, addOne("B"), add),
         second.execute(id, OrderCommand.Confirm({ at }), confirm),
-        second.execute(id, placeOrder(), place)
+        second.execute(id, placeOrder(), place),
+        second.execute(id, addOne("G"), guarded)
       ], { concurrency: "unbounded" })
-      expect(again.map((result) => [result.replayed, result.version])).toEqual([[true, added.version], [true, confirmed.version], [true, 1]])
+      expect(again.map((result) => [result.replayed, result.version])).toEqual([
+        [true, added.version],
+        [true, confirmed.version],
+        [true, 1],
+        [true, guardedAdd.version]
+      ])
 
       // In a batch with new commands: each answered on its own, the new ones appended once.
       const freshId = randomUUID()
@@ -82,13 +91,15 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
       expect(batch[1]!.version).toBe(2)
 
       const stored = yield* (yield* EventStore).readStream(id)
-      expect(stored.map((event) => event.type)).toEqual(["OrderPlaced", "ItemAdded", "OrderConfirmed"])
+      expect(stored.map((event) => event.type)).toEqual(["OrderPlaced", "ItemAdded", "ItemAdded", "OrderConfirmed"])
       const storedFresh = yield* (yield* EventStore).readStream(freshId)
       expect(storedFresh.map((event) => event.version)).toEqual([1, 2, 3, 4])
       expect(storedFresh.filter((event) => event.metadata.commandId === addFirst.metadata.commandId)).toHaveLength(1)
-      // A refusal of a command never applied is still a refusal.
+      // A refusal or a conflict of a command never applied is still one.
       const refused = yield* Effect.flip(second.execute(id, OrderCommand.Confirm({ at }), named()))
       expect(refused._tag).toBe("RuleViolated")
+      const stale = yield* Effect.flip(second.execute(id, addOne("H"), { ...named(), expectedVersion: 2 }))
+      expect(stale._tag).toBe("VersionConflict")
     }))
 
   it.scoped("commands waiting together are decided in turn and appended in one transaction, each answered on its own", () =>
