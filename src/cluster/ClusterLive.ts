@@ -57,7 +57,9 @@ const StorageLive = Layer.scopedContext(
  * was restarted, and the shards assigned to it went unowned again and again (seen in the history
  * test, whose node reaches the database through a proxy in a busy process). Fixed upstream after
  * 0.60.2 (Effect-TS/effect#7551) the same way: the probe is the runner's heartbeat, on the pool,
- * within the lock interval; the wedged connection is rebuilt by the next lock operation that fails.
+ * within the lock interval. The next lock operation that fails rebuilds the wedged connection — which,
+ * in our runs, hung as well: a node in that state still needs a restart (README, "Running several
+ * nodes"); ShardsWithoutOwner fires on it.
  */
 const withPooledProbe = (storage: Context.Tag.Service<RunnerStorage.RunnerStorage>, sql: SqlClient.SqlClient) =>
   RunnerStorage.RunnerStorage.of({
