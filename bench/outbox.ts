@@ -196,11 +196,13 @@ const drainPhase = (options: OutboxBenchSettings) =>
       const events = yield* writeBacklog(options.backlog, options.quiet)
       const store = yield* EventStore
       const outbox = yield* OutboxStore.OutboxStore
+      // The commit-safe reader holds back what follows a transaction still open anywhere on the server
+      // (another test's, another database's): read until the whole backlog has come through.
       const all: Array<RecordedEvent> = []
-      for (;;) {
+      while (all.length < events) {
         const page = yield* store.readAll({ afterPosition: all.at(-1)?.globalPosition ?? 0, limit: 10_000 })
-        if (page.length === 0) break
         all.push(...page)
+        if (page.length === 0) yield* Effect.sleep("50 millis")
       }
       const lastEvent = all.at(-1)!.globalPosition
       const notified = all.filter((event) => NOTIFIED.has(event.type))
