@@ -74,18 +74,22 @@ export const whenShardsSettled = (observer: ClusterNode, owners: number, timeout
     }
   })
 
-/** Waits until the node says it owns `shards` shards (its gauge is set once a second); fails after `timeoutMs`. */
-export const whenOwning = (node: ClusterNode, shards: number, timeoutMs = 20_000) =>
+/**
+ * Waits until the node says it owns `shards` shards, or any when not given (its gauge is set once a
+ * second); fails after `timeoutMs`.
+ */
+export const whenOwning = (node: ClusterNode, shards?: number, timeoutMs = 20_000) =>
   Effect.gen(function*() {
     const started = performance.now()
-    while ((yield* metricOf(node, "cluster_shards_owned")) !== shards) {
-      if (performance.now() - started > timeoutMs) return yield* Effect.dieMessage(`${node.name} does not own ${shards} shards within ${timeoutMs} ms`)
+    for (;;) {
+      const owned = (yield* metricOf(node, "cluster_shards_owned")) ?? 0
+      if (shards === undefined ? owned > 0 : owned === shards) return
+      if (performance.now() - started > timeoutMs) {
+        return yield* Effect.dieMessage(`${node.name} does not own ${shards ?? "any"} shards within ${timeoutMs} ms (it owns ${owned})`)
+      }
       yield* Effect.sleep("100 millis")
     }
   })
-
-/** Whether a node owns at least one shard, as it says itself. */
-export const ownsShards = (node: ClusterNode) => Effect.map(metricOf(node, "cluster_shards_owned"), (owned) => (owned ?? 0) > 0)
 
 /** What a client was finally told about one command. */
 export type Answer = "acknowledged" | "refused" | "unknown"

@@ -12,7 +12,6 @@ import {
   type ClusterNode,
   commandLoad,
   type NodePorts,
-  ownsShards,
   type SentCommand,
   startNode,
   sumOf,
@@ -192,7 +191,7 @@ it.scopedLive("a node added takes a share; SIGTERM hands a node's shards over; a
     yield* whilePlacing(running.placed, 300)
     yield* nodes.start(2)
     yield* whenShardsSettled(nodes.node(0), 3, 20_000)
-    expect(yield* ownsShards(nodes.node(2))).toBe(true)
+    yield* whenOwning(nodes.node(2))
 
     for (const i of [0, 1, 2]) {
       const exit = yield* nodes.stop(i, "SIGTERM")
