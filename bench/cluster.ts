@@ -28,7 +28,7 @@ import { runPrefix } from "./lib/brokers.js"
 import { withProgress } from "./lib/progress.js"
 import { markdownTable, runBenchmark } from "./lib/report.js"
 import { percentiles, ratio } from "./lib/stats.js"
-import { freeLocalPort, generate, placeOrders } from "./http.js"
+import { failures, freeLocalPort, generate, placeOrders } from "./http.js"
 import type { LoadOutcome } from "./http/loadGenerator.js"
 
 export interface ClusterBenchSettings {
@@ -132,7 +132,7 @@ const throughput = (settings: ClusterBenchSettings, auth: Awaited<Effect.Effect.
           // Requests-weighted p50; the worst of the generators' p99s (their histograms are not merged).
           p50Ms: Math.round(outcomes.reduce((sum, outcome) => sum + outcome.p50Ms * outcome.requests, 0) / outcomes.reduce((sum, outcome) => sum + outcome.requests, 0)),
           p99Ms: Math.max(...outcomes.map((outcome) => outcome.p99Ms)),
-          failed: outcomes.reduce((sum, outcome) => sum + outcome.errors + Object.values(outcome.non2xx).reduce((n, count) => n + count, 0), 0),
+          failed: outcomes.reduce((sum, outcome) => sum + failures(outcome), 0),
           remoteShare: setup.clustered ? Number((remote / Math.max(1, local + remote)).toFixed(3)) : null,
           conflictRetries: (yield* sumOf(nodes, conflicts)) - before.conflicts
         }

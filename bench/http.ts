@@ -246,7 +246,8 @@ const describe: Record<Workload, string> = {
   mix: "80% reads, 20% commands"
 }
 
-const failures = (row: HttpRow) => row.errors + Object.values(row.non2xx).reduce((n, count) => n + count, 0)
+/** Requests not answered 2xx: errors and timeouts, and every other status. */
+export const failures = (outcome: LoadOutcome) => outcome.errors + Object.values(outcome.non2xx).reduce((n, count) => n + count, 0)
 
 export const httpMarkdown = (options: HttpBenchSettings, rows: ReadonlyArray<HttpRow>) => {
   const service = rows.filter((row) => row.target === "service")

@@ -104,7 +104,8 @@ const freePort = (host: string) =>
     })
   })
 
-export class ClusterStartFailed extends Error {}
+/** Why the runner did not start, for the log: the first line of the cause and what to check. */
+class ClusterStartFailed extends Error {}
 
 /** This node's Sharding, on `address` (port 0: any free one), with its tables in the database at `url`. */
 export const layer = (address: ClusterAddress, url: Redacted.Redacted): Layer.Layer<Sharding.Sharding> =>
