@@ -20,11 +20,13 @@ PROMTOOL := .data/bin/promtool
 TOXIPROXY := .data/bin/toxiproxy-server
 TOXIPROXY_VERSION := v2.12.0
 
-.PHONY: help install build check-alerts services services-down services-status run relay worker push-sink token test test-unit typecheck migrate \
+.PHONY: help install build check-alerts services services-down services-status run relay worker push-sink payment-sink token test test-unit typecheck migrate \
 	bench bench-readme bench-replay bench-commands bench-cluster bench-http profile-http bench-actors bench-outbox bench-worker bench-projection project toxiproxy soak
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
 PUSH_SINK_PORT ?= 4000
+# Where `make payment-sink` listens: PAYMENT_PROVIDER_URL=http://127.0.0.1:$(PAYMENT_SINK_PORT) points at it.
+PAYMENT_SINK_PORT ?= 4100
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-18s %s\n", $$1, $$2 }'
@@ -103,6 +105,9 @@ token: ## print a development token: make token ROLE=<customer|staff|admin|servi
 
 push-sink: build ## a local stand-in for a push provider that prints each push (port PUSH_SINK_PORT)
 	@$(CLI) push-sink --port $(PUSH_SINK_PORT)
+
+payment-sink: build ## a local stand-in for a payment provider that prints each operation (port PAYMENT_SINK_PORT)
+	@$(CLI) payment-sink --port $(PAYMENT_SINK_PORT)
 
 # The tests run the sources with tsx; `build` is here so that CI also compiles what `make run` runs.
 test: services typecheck build $(TOXIPROXY) check-alerts ## the whole suite: unit, integration and end-to-end, against the real services

@@ -1,12 +1,13 @@
 /**
  * How the pieces are wired: settings → database pool → migrations → event store → actor systems,
- * and beside them the HTTP API, the outbox relay, the projector and the notification worker. Each
+ * and on them the HTTP API and the process manager (sagas); beside them the outbox relay, the
+ * projector and the notification worker. Each
  * layer constant is built once; the CLI picks the ones a command needs (`serve`: API, relay and
  * projector; `relay`, `project`, `worker`: one each).
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { Duration, Effect, Layer, Option, type Scope } from "effect"
-import { AggregatesLive, streamTypes } from "./aggregates.js"
+import { AggregatesLive, FulfilmentSagas, streamTypes } from "./aggregates.js"
 import * as Cluster from "./cluster/ClusterLive.js"
 import { AppConfig, type AppConfigShape } from "./config.js"
 import * as PgDatabase from "./database/PgDatabase.js"
@@ -39,6 +40,11 @@ import * as OutboxRelay from "./outbox/OutboxRelay.js"
 import * as OutboxStore from "./outbox/OutboxStore.js"
 import * as RabbitPublisher from "./messaging/RabbitPublisher.js"
 import * as QuarantineStore from "./quarantine/QuarantineStore.js"
+import * as PaymentProvider from "./payments/PaymentProvider.js"
+import { fulfilmentDefinitions } from "./processes/fulfilment/index.js"
+import { fulfilmentSteps } from "./processes/fulfilment/steps.js"
+import { makeProcessManager } from "./processes/ProcessManager.js"
+import * as ProcessStore from "./processes/ProcessStore.js"
 
 export const DatabaseLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => PgDatabase.layer(config.database)))
 
@@ -137,7 +143,8 @@ const relayChecks = (config: AppConfigShape) =>
 /** The projector is ready when Kafka answers and its consumer is in its group. */
 const projectorChecks = (config: AppConfigShape) => Effect.all([kafkaCheck(config.kafka.brokers), projectorCheck])
 
-export const HttpLive = Layer.unwrapEffect(
+/** The HTTP API on the actors it is given. */
+const ApiLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     ApiServer.layer({
       port: config.http.port,
@@ -145,7 +152,51 @@ export const HttpLive = Layer.unwrapEffect(
       corsOrigins: config.http.corsOrigins,
       accessLogLevel: config.http.accessLogLevel
     }))
-).pipe(Layer.provide(OrderSummaries.layer), Layer.provide(RuntimeLive), Layer.provide(NodeContext.layer))
+).pipe(Layer.provide(OrderSummaries.layer), Layer.provide(ProcessStore.layer), Layer.provide(NodeContext.layer))
+
+/** The HTTP API on this process's own actors (no cluster: the test suite's). */
+export const HttpLive = ApiLive.pipe(Layer.provide(RuntimeLive))
+
+/** The payment provider named by PAYMENT_PROVIDER_URL; without it every call fails, and says why. */
+const PaymentProviderLive = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    if (Option.isSome(config.payments.providerUrl)) {
+      return PaymentProvider.layerHttp({ url: config.payments.providerUrl.value, timeout: config.payments.timeout })
+    }
+    yield* Effect.logWarning(
+      "PAYMENT_PROVIDER_URL is not set: payments are not taken (their steps fail and wait). For a local stand-in, run " +
+        "`make payment-sink` and set PAYMENT_PROVIDER_URL=http://127.0.0.1:4100"
+    )
+    return PaymentProvider.layerUnconfigured("PAYMENT_PROVIDER_URL is not set")
+  })
+).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+/**
+ * The process manager (the fulfilment saga) as background fibers, on the actors it is given: its
+ * wakers in every process that runs it, its feed in one of them at a time.
+ */
+const SagasOn = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const manager = yield* makeProcessManager({
+      definitions: fulfilmentDefinitions(config),
+      sagas: yield* FulfilmentSagas,
+      handlers: yield* fulfilmentSteps
+    }, {
+      pollInterval: config.sagas.pollInterval,
+      batchSize: 256,
+      concurrency: config.sagas.concurrency,
+      // Longer than any step's attempt: a provider call's timeout, plus the step's own.
+      lease: Duration.sum(Duration.sum(config.payments.timeout, config.sagas.stepTimeout), Duration.seconds(5)),
+      feed: true
+    })
+    yield* Effect.forkScoped(manager.run)
+  })
+).pipe(Layer.provide([ProcessStore.layer, PaymentProviderLive]))
+
+/** The process manager on this process's own actors (no cluster: the test suite's). */
+export const SagasLive = SagasOn.pipe(Layer.provideMerge(RuntimeLive))
 
 /** `serve`'s ops server, on OPS_PORT; ready when the relay and the projector it runs are too. */
 export const ServeOpsLive = opsServer("serve", (config) => config.ops.port, (config) =>
@@ -246,15 +297,17 @@ export const ProjectorOpsLive = opsServer("projector", (config) => config.projec
 )
 
 /**
- * `serve`: a node of the cluster — the HTTP API with its actors, routed to the node that owns each
- * aggregate — with the outbox relay and the projector (each can be switched off).
+ * `serve`: a node of the cluster — the HTTP API and the process manager on its actors, routed to the
+ * node that owns each aggregate — with the outbox relay and the projector (each can be switched off).
  */
 export const ServeLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) =>
-    Layer.mergeAll(
-      config.cluster.enabled ? HttpLive.pipe(Layer.provide(ClusterLive)) : HttpLive,
+  Effect.map(AppConfig, (config) => {
+    const onActors = Layer.merge(ApiLive, config.sagas.enabled ? SagasOn : Layer.empty).pipe(Layer.provide(RuntimeLive))
+    return Layer.mergeAll(
+      config.cluster.enabled ? onActors.pipe(Layer.provide(ClusterLive)) : onActors,
       ServeOpsLive,
       config.outbox.relayEnabled ? RelayLive : Layer.empty,
       config.projections.projectorEnabled ? ProjectorLive : Layer.empty
-    ))
+    )
+  })
 )

@@ -280,6 +280,31 @@ export const appConfig = Config.all({
     /** Fault injection for the test suite: the worker kills itself right after a push, before recording it. */
     crashAfterPush: withDefault(Config.boolean("WORKER_CRASH_AFTER_PUSH"), false)
   }),
+  payments: Config.all({
+    /** The payment provider's base URL (`make payment-sink` serves a local stand-in); without it, payment steps fail and wait. */
+    providerUrl: Config.option(
+      Config.string("PAYMENT_PROVIDER_URL").pipe(Config.validate({ message: "must be a URL", validation: (value) => URL.canParse(value) }))
+    ),
+    /** An authorization not answered within this is voided and treated as declined. */
+    timeout: withDefault(Config.duration("PAYMENT_TIMEOUT"), Duration.seconds(10))
+  }),
+  sagas: Config.all({
+    /** Run the process manager (the fulfilment saga) inside `serve`. */
+    enabled: withDefault(Config.boolean("PROCESS_MANAGER"), true),
+    /** A confirmed order not paid within this is cancelled (`reservation-expired`) and its stock released. */
+    reservationTtl: withDefault(Config.duration("RESERVATION_TTL"), Duration.minutes(15)),
+    /** One attempt of a saga step (other than a provider call, which has PAYMENT_TIMEOUT more). */
+    stepTimeout: withDefault(Config.duration("SAGA_STEP_TIMEOUT"), Duration.seconds(10)),
+    /** Attempts of a step, the first included, before it is parked for an operator (`sagas retry`). */
+    maxAttempts: positiveInt("SAGA_MAX_ATTEMPTS", 8),
+    /** The wait before a step's second attempt; each next one waits twice as long, up to SAGA_RETRY_MAX_DELAY. */
+    retryBaseDelay: withDefault(Config.duration("SAGA_RETRY_BASE_DELAY"), Duration.seconds(1)),
+    retryMaxDelay: withDefault(Config.duration("SAGA_RETRY_MAX_DELAY"), Duration.minutes(1)),
+    /** How often the process manager looks for due steps and timers when nothing woke it. */
+    pollInterval: withDefault(Config.duration("SAGA_POLL_INTERVAL"), Duration.seconds(1)),
+    /** Sagas worked on at once by each process. */
+    concurrency: positiveInt("SAGA_CONCURRENCY", 64)
+  }),
   /**
    * This node as a runner of the cluster (`serve`): where the other nodes reach it. Every node of a
    * cluster uses the same database; each aggregate is decided on the node that owns its shard.

@@ -23,6 +23,7 @@ import { rebuildable, rebuildOrderSummaries } from "../projections/rebuild.js"
 import * as DeliveryStore from "../notifications/DeliveryStore.js"
 import { listDeadLetters, requeueDeadLetters } from "../notifications/deadLetters.js"
 import { startDevPushGateway } from "../notifications/DevPushGateway.js"
+import { startDevPaymentProvider } from "../payments/DevPaymentProvider.js"
 import { orderAggregate } from "../domain/order/index.js"
 import { topology } from "../messaging/contracts.js"
 import { type PointInTime, stateAt } from "../runtime/timeTravel.js"
@@ -72,6 +73,26 @@ const pushSink = Command.make("push-sink", {
     Effect.zipRight(Effect.never),
     Effect.scoped
   )).pipe(Command.withDescription("A local stand-in for a push provider that prints what it receives"))
+
+const paymentSink = Command.make("payment-sink", {
+  port: Options.integer("port").pipe(Options.withDefault(4100), Options.withDescription("Port to listen on"))
+}, ({ port }) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () =>
+        startDevPaymentProvider({
+          port,
+          onEvent: (event) =>
+            console.log(`${event.operation} ${event.paymentId}${event.repeat ? " (repeated key)" : ""}: ${event.outcome}`)
+        }),
+      catch: (cause) => new Error(`payment sink cannot listen on port ${port}: ${String(cause)}`)
+    }),
+    (provider) => Effect.promise(() => provider.close())
+  ).pipe(
+    Effect.tap((provider) => Console.log(`payment sink listening: PAYMENT_PROVIDER_URL=${provider.url}`)),
+    Effect.zipRight(Effect.never),
+    Effect.scoped
+  )).pipe(Command.withDescription("A local stand-in for a payment provider that prints each operation"))
 
 const names = Effect.map(AppConfig, (config) => ({ url: config.amqp.url, names: topology(config.messagingPrefix) }))
 
@@ -217,7 +238,7 @@ const token = Command.make("token", {
   })).pipe(Command.withDescription("Print a bearer token signed with the development key (development only)"))
 
 const cli = Command.make("actors").pipe(
-  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, dlq, quarantine, migrate, events, token, status]),
+  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, paymentSink, dlq, quarantine, migrate, events, token, status]),
   Command.run({ name: "event-sourced-actors", version: "0.1.0" })
 )
 

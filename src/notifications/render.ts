@@ -44,6 +44,21 @@ const templates: Record<string, (details: Details) => Either.Either<{ title: str
       title: "Order confirmed",
       body: `Your order of ${total} is confirmed. We will let you know when it ships.`
     })),
+  "payment-pending": (details) =>
+    Either.map(amount(details, "amountCents"), (due) => ({
+      title: "Payment in progress",
+      body: `We are processing your payment of ${due}.`
+    })),
+  "payment-declined": (details) =>
+    Either.map(text(details, "reason"), (reason) => ({
+      title: "Payment declined",
+      body: `Your payment was declined (${reason}). Your order is kept; you can pay again.`
+    })),
+  refunded: (details) =>
+    Either.map(amount(details, "amountCents"), (refunded) => ({
+      title: "Refund issued",
+      body: `We refunded ${refunded} to you.`
+    })),
   paid: (details) =>
     Either.map(Either.all([amount(details, "amountCents"), text(details, "method")]), ([paid, method]) => ({
       title: "Payment received",

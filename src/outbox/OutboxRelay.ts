@@ -20,7 +20,7 @@
 import type { SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { measureParked, QuarantineStore } from "../quarantine/QuarantineStore.js"
-import * as PgDatabase from "../database/PgDatabase.js"
+import { type Role, whileLeading } from "../database/leadership.js"
 import { purgeForever } from "../database/retention.js"
 import { Clock, Duration, Effect, Fiber, Metric, Queue, Ref, Schedule, Stream } from "effect"
 import { durationHistogram } from "../observability/histograms.js"
@@ -45,18 +45,10 @@ export interface OutboxRelayOptions {
 }
 
 /** `starting` until the first try for the lock; then `active` while this process holds it, `standby` otherwise. */
-export type RelayRole = "starting" | "active" | "standby"
+export type RelayRole = Role
 
 /** Key of the advisory lock that elects the active relay (migrations use 7_411_001). */
 export const RELAY_LOCK = 7_411_002
-
-/**
- * The lock's session is beaten every half second; the server ends it when no heartbeat came for this
- * long (idle_session_timeout), and the relay steps down when a heartbeat is not answered within it.
- * A standby, trying every second, takes over within about this plus one second.
- */
-const LOCK_SESSION_IDLE_TIMEOUT = Duration.seconds(2)
-const HEARTBEAT_INTERVAL = Duration.millis(500)
 
 const brokerOf: Record<Destination, BrokerUnavailable["broker"]> = { events: "kafka", notifications: "rabbitmq" }
 
@@ -84,7 +76,6 @@ const byDestination = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, dest
 
 export const run = (options: OutboxRelayOptions) =>
   Effect.gen(function*() {
-    const sessions = yield* PgDatabase.Sessions
     const pg = yield* PgClient.PgClient
     const store = yield* OutboxStore
     const kafka = yield* KafkaPublisher
@@ -221,61 +212,14 @@ export const run = (options: OutboxRelayOptions) =>
       measureParked("15 seconds")
     ], { concurrency: "unbounded", discard: true })
 
-    /**
-     * One term as the active relay; false when another process holds the lock. The lock lives on a
-     * session of its own, never a pooled connection, and ends with it: closing the session at the end
-     * of the term releases it, and a session that cannot be closed is destroyed, never reused. The
-     * server ends the session itself when its heartbeat stops for LOCK_SESSION_IDLE_TIMEOUT — a
-     * relay whose connection went half-open cannot keep the lock from a standby.
-     */
-    const lead = Effect.scoped(Effect.gen(function*() {
-      const session = yield* sessions.open
-      yield* PgDatabase.query(session, `SET idle_session_timeout = ${Duration.toMillis(LOCK_SESSION_IDLE_TIMEOUT)}`)
-      const [lock] = yield* PgDatabase.query<{ locked: boolean; pid: number }>(
-        session,
-        "SELECT pg_try_advisory_lock($1) AS locked, pg_backend_pid() AS pid",
-        [RELAY_LOCK]
-      )
-      if (lock === undefined || !lock.locked) return yield* Effect.as(setRole("standby"), false)
-      yield* Metric.set(activeGauge, 1)
-      yield* setRole("active")
-      yield* Effect.addFinalizer(() => Effect.zipRight(Metric.set(activeGauge, 0), setRole("standby")))
-      yield* Effect.logInfo("outbox relay active: this process publishes the outbox").pipe(Effect.annotateLogs({ sessionPid: lock.pid }))
-
-      const heartbeat = PgDatabase.query(session, "SELECT 1").pipe(
-        Effect.timeoutFail({
-          duration: LOCK_SESSION_IDLE_TIMEOUT,
-          onTimeout: () => new Error(`the relay lock's session did not answer in ${Duration.format(LOCK_SESSION_IDLE_TIMEOUT)}`)
-        }),
-        Effect.zipRight(Effect.sleep(HEARTBEAT_INTERVAL)),
-        Effect.forever
-      )
-      const fence = { lockKey: RELAY_LOCK, leaderPid: lock.pid }
-      return yield* Effect.raceFirst(
-        Effect.all([...destinations.map((destination) => drain(destination, fence)), housekeeping], {
-          concurrency: "unbounded",
-          discard: true
-        }),
-        heartbeat
-      )
-    }))
-
-    let standing = false
-    return yield* lead.pipe(
-      Effect.matchCauseEffect({
-        onSuccess: () => {
-          if (standing) return Effect.sleep("1 second")
-          standing = true
-          return Effect.zipRight(Effect.logInfo("outbox relay standing by: another process is active"), Effect.sleep("1 second"))
-        },
-        onFailure: (cause) => {
-          standing = false
-          return Effect.zipRight(
-            Effect.logWarning("outbox relay stepped down; it tries to become active again in 1 s", cause),
-            Effect.sleep("1 second")
-          )
-        }
-      }),
-      Effect.forever
-    )
+    return yield* whileLeading({
+      lockKey: RELAY_LOCK,
+      name: "outbox relay",
+      activeMessage: "this process publishes the outbox",
+      onRole: (role) => Effect.zipRight(Metric.set(activeGauge, role === "active" ? 1 : 0), setRole(role))
+    }, (fence) =>
+      Effect.all([...destinations.map((destination) => drain(destination, fence)), housekeeping], {
+        concurrency: "unbounded",
+        discard: true
+      }))
   }).pipe(Effect.annotateLogs({ component: "outbox-relay" }))

@@ -15,3 +15,6 @@ export const commandEventId = (commandId: string | undefined, index: number): st
 
 /** A command's id from its caller's idempotency key: a retry with the key is the same command. */
 export const commandIdForKey = (scope: string, key: string): string => uuidv5(`command:${scope}:${key}`, NAMESPACE)
+
+/** A stable id for anything named by what it is (a payment of an order's attempt, say). */
+export const nameBasedId = (name: string): string => uuidv5(`name:${name}`, NAMESPACE)

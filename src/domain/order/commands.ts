@@ -12,7 +12,14 @@ export type OrderCommand = Data.TaggedEnum<{
   AddItem: { readonly sku: string; readonly quantity: number; readonly unitPriceCents: number; readonly at: string }
   RemoveItem: { readonly sku: string; readonly at: string }
   Confirm: { readonly at: string }
+  /** The customer asks to pay: the fulfilment saga takes it to the payment provider. */
   Pay: { readonly amountCents: number; readonly method: string; readonly at: string }
+  /** The provider captured the payment of this attempt (sent by the fulfilment saga). */
+  RecordPayment: { readonly attempt: number; readonly at: string }
+  /** The provider declined this attempt, or did not answer in time (sent by the fulfilment saga). */
+  DeclinePayment: { readonly attempt: number; readonly reason: string; readonly at: string }
+  /** The captured payment of a cancelled order went back to the customer (sent by the fulfilment saga). */
+  RecordRefund: { readonly amountCents: number; readonly at: string }
   Ship: { readonly carrier: string; readonly trackingNumber: string; readonly at: string }
   Deliver: { readonly at: string }
   Cancel: { readonly reason: string; readonly at: string }

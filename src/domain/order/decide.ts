@@ -18,7 +18,10 @@ export type OrderRule =
   | "lines-locked-after-confirmation"
   | "confirm-only-when-placed"
   | "pay-only-when-confirmed"
+  | "payment-in-progress"
   | "amount-must-equal-total"
+  | "no-payment-pending"
+  | "nothing-to-refund"
   | "ship-only-when-paid"
   | "deliver-only-when-shipped"
   | "no-cancel-after-shipping"
@@ -53,6 +56,11 @@ const linesEditable = (status: OrderStatus): Decision | undefined =>
     : status === "cancelled"
     ? refuse("order-cancelled", "the order is cancelled")
     : refuse("lines-locked-after-confirmation", "lines change only before the order is confirmed")
+
+const noPaymentPending = (state: OrderState, attempt: number): Decision =>
+  state.status === "cancelled"
+    ? refuse("order-cancelled", "the order is cancelled")
+    : refuse("no-payment-pending", `payment attempt ${attempt} is not pending; the order is ${state.status}`)
 
 export const decideOrder = (command: OrderCommand, state: OrderState): Decision => {
   if (command._tag === "PlaceOrder") {
@@ -116,6 +124,9 @@ export const decideOrder = (command: OrderCommand, state: OrderState): Decision 
       return emit({ _tag: "OrderConfirmed", confirmedAt: command.at })
     case "Pay":
       if (state.status === "cancelled") return refuse("order-cancelled", "the order is cancelled")
+      if (state.status === "paymentPending") {
+        return refuse("payment-in-progress", `payment attempt ${state.paymentAttempts} is still being processed`)
+      }
       if (state.status !== "confirmed") {
         return refuse(
           "pay-only-when-confirmed",
@@ -129,12 +140,39 @@ export const decideOrder = (command: OrderCommand, state: OrderState): Decision 
         )
       }
       return emit({
-        _tag: "OrderPaid",
+        _tag: "PaymentRequested",
+        attempt: state.paymentAttempts + 1,
         amountCents: command.amountCents,
-        paymentMethod: command.method,
+        method: command.method,
+        requestedAt: command.at
+      })
+    case "RecordPayment": {
+      const pending = state.pendingPayment
+      // Recorded before (the saga repeats what it cannot know it finished).
+      if (state.payment !== null && pending === null && state.paymentAttempts === command.attempt) return emit()
+      if (state.status === "cancelled") return refuse("order-cancelled", "the order is cancelled")
+      if (pending === null || pending.attempt !== command.attempt) return noPaymentPending(state, command.attempt)
+      return emit({
+        _tag: "OrderPaid",
+        amountCents: pending.amountCents,
+        paymentMethod: pending.method,
         installments: 1,
         paidAt: command.at
       })
+    }
+    case "DeclinePayment": {
+      if (state.lastDecline?.attempt === command.attempt) return emit()
+      const pending = state.pendingPayment
+      if (pending === null || pending.attempt !== command.attempt) return noPaymentPending(state, command.attempt)
+      return emit({ _tag: "PaymentDeclined", attempt: command.attempt, reason: command.reason, declinedAt: command.at })
+    }
+    case "RecordRefund":
+      if (state.refundedCents !== null) return emit()
+      // A payment may be captured for an order cancelled while it was pending: it is refunded too.
+      if (state.status !== "cancelled" || (state.payment === null && state.pendingPayment === null)) {
+        return refuse("nothing-to-refund", `only a cancelled order with a payment is refunded; this one is ${state.status}`)
+      }
+      return emit({ _tag: "OrderRefunded", amountCents: command.amountCents, refundedAt: command.at })
     case "Ship":
       if (state.status === "cancelled") return refuse("order-cancelled", "the order is cancelled")
       if (state.status !== "paid") return refuse("ship-only-when-paid", `the order is ${state.status}, not paid`)

@@ -19,6 +19,18 @@ export const ItemAdded = Schema.TaggedStruct("ItemAdded", {
 })
 export const ItemRemoved = Schema.TaggedStruct("ItemRemoved", { sku: Schema.String })
 export const OrderConfirmed = Schema.TaggedStruct("OrderConfirmed", { confirmedAt: Instant })
+/** Payment asked for; `attempt` counts the requests of this order (a declined one may be paid again). */
+export const PaymentRequested = Schema.TaggedStruct("PaymentRequested", {
+  attempt: Schema.Int,
+  amountCents: Schema.Number,
+  method: Schema.String,
+  requestedAt: Instant
+})
+export const PaymentDeclined = Schema.TaggedStruct("PaymentDeclined", {
+  attempt: Schema.Int,
+  reason: Schema.String,
+  declinedAt: Instant
+})
 /**
  * Schema history: v1 {amountCents, method, paidAt}; v2 added `installments` (v1 payments were made
  * at once: 1); v3 renamed `method` to `paymentMethod`. Stored events keep the version they were
@@ -41,15 +53,23 @@ export const OrderCancelled = Schema.TaggedStruct("OrderCancelled", {
   cancelledAt: Instant
 })
 
+export const OrderRefunded = Schema.TaggedStruct("OrderRefunded", {
+  amountCents: Schema.Number,
+  refundedAt: Instant
+})
+
 export const OrderEvent = Schema.Union(
   OrderPlaced,
   ItemAdded,
   ItemRemoved,
   OrderConfirmed,
+  PaymentRequested,
+  PaymentDeclined,
   OrderPaid,
   OrderShipped,
   OrderDelivered,
-  OrderCancelled
+  OrderCancelled,
+  OrderRefunded
 )
 export type OrderEvent = typeof OrderEvent.Type
 
@@ -58,6 +78,8 @@ export const orderEvents = makeEventCatalog(OrderEvent, {
   ItemAdded: { schemaVersion: 1 },
   ItemRemoved: { schemaVersion: 1 },
   OrderConfirmed: { schemaVersion: 1 },
+  PaymentRequested: { schemaVersion: 1 },
+  PaymentDeclined: { schemaVersion: 1 },
   OrderPaid: {
     schemaVersion: 3,
     upcasters: {
@@ -67,5 +89,6 @@ export const orderEvents = makeEventCatalog(OrderEvent, {
   },
   OrderShipped: { schemaVersion: 1 },
   OrderDelivered: { schemaVersion: 1 },
-  OrderCancelled: { schemaVersion: 1 }
+  OrderCancelled: { schemaVersion: 1 },
+  OrderRefunded: { schemaVersion: 1 }
 })

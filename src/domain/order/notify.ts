@@ -12,6 +12,12 @@ export const notifyOrder = (event: OrderEvent, state: OrderState): Notification 
   switch (event._tag) {
     case "OrderConfirmed":
       return tell("confirmed", { totalCents: state.totalCents, currency: state.currency ?? "" })
+    case "PaymentRequested":
+      return tell("payment-pending", { amountCents: event.amountCents, currency: state.currency ?? "", method: event.method })
+    case "PaymentDeclined":
+      return tell("payment-declined", { reason: event.reason })
+    case "OrderRefunded":
+      return tell("refunded", { amountCents: event.amountCents, currency: state.currency ?? "" })
     case "OrderPaid":
       return tell("paid", { amountCents: event.amountCents, currency: state.currency ?? "", method: event.paymentMethod })
     case "OrderShipped":

@@ -81,13 +81,16 @@ export const CommandAccepted = Schema.Struct({
 export const OrderView = Schema.Struct({
   orderId: Schema.String,
   customerId: Schema.String,
-  status: Schema.Literal("placed", "confirmed", "paid", "shipped", "delivered", "cancelled"),
+  status: Schema.Literal("placed", "confirmed", "paymentPending", "paid", "shipped", "delivered", "cancelled"),
   lines: Schema.Array(OrderValues.OrderLine),
   totalCents: Schema.Int,
   currency: Schema.String,
   version: Schema.Int,
+  /** The last payment attempt's refusal, until a payment succeeds: the order may be paid again. */
+  lastDecline: Schema.NullOr(Schema.Struct({ attempt: Schema.Int, reason: Schema.String })),
+  refundedCents: Schema.NullOr(Schema.Int),
   shipment: Schema.NullOr(Schema.Struct({ carrier: Schema.String, trackingNumber: Schema.String })),
-  cancellationReason: Schema.NullOr(Schema.String)
+  cancelReason: Schema.NullOr(Schema.String)
 }).annotations({ identifier: "Order" })
 
 export const TimelineEntry = Schema.Struct({
@@ -100,12 +103,18 @@ export const TimelineEntry = Schema.Struct({
   globalPosition: Schema.Int
 }).annotations({ identifier: "TimelineEntry" })
 
-const update = <Name extends string>(name: Name, path: `/${string}`, action: Action, description: string) =>
+const update = <Name extends string>(
+  name: Name,
+  path: `/${string}`,
+  action: Action,
+  description: string,
+  status: 200 | 202 = 200
+) =>
   HttpApiEndpoint.post(name, path)
     .annotateContext(performs(action, description))
     .setPath(OrderPath)
     .setHeaders(UpdateHeaders)
-    .addSuccess(CommandAccepted)
+    .addSuccess(CommandAccepted, { status })
     .addError(NotFound)
     .addError(Conflict)
     .addError(Unprocessable)
@@ -138,7 +147,15 @@ export class OrdersApi extends HttpApiGroup.make("orders")
       .addError(Unavailable)
   )
   .add(update("confirm", "/orders/:orderId/confirm", "confirm", "Confirms the order's lines"))
-  .add(update("pay", "/orders/:orderId/pay", "pay", "Records the payment of a confirmed order").setPayload(PayBody))
+  .add(
+    update(
+      "pay",
+      "/orders/:orderId/pay",
+      "pay",
+      "Asks to pay a confirmed order: accepted (202) as `paymentPending`; the fulfilment saga takes it to the payment provider, and the order becomes `paid`, or `confirmed` again with `lastDecline`",
+      202
+    ).setPayload(PayBody)
+  )
   .add(update("ship", "/orders/:orderId/ship", "ship", "Records the shipment of a paid order").setPayload(ShipBody))
   .add(update("deliver", "/orders/:orderId/deliver", "deliver", "Records the delivery of a shipped order"))
   .add(update("cancel", "/orders/:orderId/cancel", "cancel", "Cancels the order, with a reason").setPayload(CancelBody))

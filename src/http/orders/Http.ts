@@ -73,8 +73,10 @@ const orderView = (caller: CallerShape, orderId: string, state: OrderState, vers
     totalCents: state.totalCents,
     currency: state.currency ?? "",
     version,
+    lastDecline: state.lastDecline,
+    refundedCents: state.refundedCents,
     shipment: state.shipment,
-    cancellationReason: state.cancellationReason
+    cancelReason: state.cancelReason
   }
 }
 

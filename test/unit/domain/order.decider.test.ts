@@ -1,6 +1,6 @@
-import { describe, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { OrderCommand, type OrderEvent, orderAggregate } from "../../../src/domain/order/index.js"
-import { deciderSpec } from "../../support/decider.js"
+import { deciderSpec } from "../../../src/testing/index.js"
 
 const spec = deciderSpec(orderAggregate)
 const at = "2026-01-02T03:04:05.000Z"
@@ -9,6 +9,14 @@ const line = (sku: string, quantity = 1, unitPriceCents = 1000) => ({ sku, quant
 
 const placed: OrderEvent = { _tag: "OrderPlaced", customerId, currency: "EUR", lines: [line("A", 2, 1500)], placedAt: at }
 const confirmed: OrderEvent = { _tag: "OrderConfirmed", confirmedAt: at }
+const requested = (attempt: number): OrderEvent => ({
+  _tag: "PaymentRequested",
+  attempt,
+  amountCents: 3000,
+  method: "card",
+  requestedAt: at
+})
+const declined = (attempt: number): OrderEvent => ({ _tag: "PaymentDeclined", attempt, reason: "card declined", declinedAt: at })
 const paid: OrderEvent = { _tag: "OrderPaid", amountCents: 3000, paymentMethod: "card", installments: 1, paidAt: at }
 const shipped: OrderEvent = { _tag: "OrderShipped", carrier: "DHL", trackingNumber: "JD0001", shippedAt: at }
 const delivered: OrderEvent = { _tag: "OrderDelivered", deliveredAt: at }
@@ -97,16 +105,63 @@ describe("Order decider", () => {
 
   describe("Pay", () => {
     const pay = (amountCents: number) => OrderCommand.Pay({ amountCents, method: "card", at })
-    it("pays the total of a confirmed order", () => spec.given([placed, confirmed]).when(pay(3000)).then([paid]))
+    it("asks to pay the total of a confirmed order", () =>
+      spec.given([placed, confirmed]).when(pay(3000)).then([requested(1)]))
     it("counts added items in the total", () =>
       spec.given([placed, { _tag: "ItemAdded", sku: "B", quantity: 2, unitPriceCents: 250 }, confirmed]).when(pay(3500))
-        .then([{ ...paid, amountCents: 3500 } as OrderEvent]))
+        .then([{ ...requested(1), amountCents: 3500 } as OrderEvent]))
     it("refuses an amount other than the total", () =>
       spec.given([placed, confirmed]).when(pay(2999)).thenRefuses("amount-must-equal-total"))
     it("only when confirmed", () => spec.given([placed]).when(pay(3000)).thenRefuses("pay-only-when-confirmed"))
-    it("once", () => spec.given([placed, confirmed, paid]).when(pay(3000)).thenRefuses("pay-only-when-confirmed"))
+    it("not while a payment is pending", () =>
+      spec.given([placed, confirmed, requested(1)]).when(pay(3000)).thenRefuses("payment-in-progress"))
+    it("again after a decline, as the next attempt", () =>
+      spec.given([placed, confirmed, requested(1), declined(1)]).when(pay(3000)).then([requested(2)]))
+    it("once paid, no more", () =>
+      spec.given([placed, confirmed, requested(1), paid]).when(pay(3000)).thenRefuses("pay-only-when-confirmed"))
     it("not when cancelled", () =>
       spec.given([placed, confirmed, cancelled]).when(pay(3000)).thenRefuses("order-cancelled"))
+  })
+
+  describe("the payment's outcome (from the fulfilment saga)", () => {
+    const record = (attempt: number) => OrderCommand.RecordPayment({ attempt, at })
+    const decline = (attempt: number) => OrderCommand.DeclinePayment({ attempt, reason: "card declined", at })
+    it("a captured attempt pays the order", () =>
+      spec.given([placed, confirmed, requested(1)]).when(record(1)).then([paid]))
+    it("recorded twice, once", () =>
+      spec.given([placed, confirmed, requested(1), paid]).when(record(1)).then([]))
+    it("not for another attempt", () =>
+      spec.given([placed, confirmed, requested(1)]).when(record(2)).thenRefuses("no-payment-pending"))
+    it("not for a cancelled order", () =>
+      spec.given([placed, confirmed, requested(1), cancelled]).when(record(1)).thenRefuses("order-cancelled"))
+    it("a declined attempt returns the order to confirmed, with the reason", () => {
+      spec.given([placed, confirmed, requested(1)]).when(decline(1)).then([declined(1)])
+      const state = [placed, confirmed, requested(1), declined(1)].reduce(orderAggregate.evolve, orderAggregate.initialState)
+      expect(state).toMatchObject({ status: "confirmed", lastDecline: { attempt: 1, reason: "card declined" }, pendingPayment: null })
+    })
+    it("declined twice, once", () =>
+      spec.given([placed, confirmed, requested(1), declined(1)]).when(decline(1)).then([]))
+    it("a decline without a pending payment is refused", () =>
+      spec.given([placed, confirmed]).when(decline(1)).thenRefuses("no-payment-pending"))
+    it("a paid order forgets its last decline", () => {
+      const state = [placed, confirmed, requested(1), declined(1), requested(2), { ...paid }]
+        .reduce(orderAggregate.evolve, orderAggregate.initialState)
+      expect(state).toMatchObject({ status: "paid", lastDecline: null, paymentAttempts: 2 })
+    })
+  })
+
+  describe("RecordRefund", () => {
+    const refund = OrderCommand.RecordRefund({ amountCents: 3000, at })
+    const refunded: OrderEvent = { _tag: "OrderRefunded", amountCents: 3000, refundedAt: at }
+    it("records the refund of a paid, cancelled order", () =>
+      spec.given([placed, confirmed, requested(1), paid, cancelled]).when(refund).then([refunded]))
+    it("once", () => spec.given([placed, confirmed, requested(1), paid, cancelled, refunded]).when(refund).then([]))
+    it("for an order cancelled while its payment was pending (captured before the saga saw the cancel)", () =>
+      spec.given([placed, confirmed, requested(1), cancelled]).when(refund).then([refunded]))
+    it("not for an order never paid", () =>
+      spec.given([placed, confirmed, cancelled]).when(refund).thenRefuses("nothing-to-refund"))
+    it("not for an order not cancelled", () =>
+      spec.given([placed, confirmed, requested(1), paid]).when(refund).thenRefuses("nothing-to-refund"))
   })
 
   describe("Ship", () => {
@@ -132,6 +187,8 @@ describe("Order decider", () => {
     const cancel = OrderCommand.Cancel({ reason: "changed my mind", at })
     it("cancels a placed order", () => spec.given([placed]).when(cancel).then([cancelled]))
     it("cancels a confirmed order", () => spec.given([placed, confirmed]).when(cancel).then([cancelled]))
+    it("cancels an order whose payment is pending", () =>
+      spec.given([placed, confirmed, requested(1)]).when(cancel).then([cancelled]))
     it("cancels a paid order", () => spec.given([placed, confirmed, paid]).when(cancel).then([cancelled]))
     it("not after shipping", () =>
       spec.given([placed, confirmed, paid, shipped]).when(cancel).thenRefuses("no-cancel-after-shipping"))

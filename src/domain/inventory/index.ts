@@ -1,0 +1,22 @@
+/** The Inventory aggregate: one per SKU (the stream id is the SKU); staff only, so no owner and no notifications. */
+import type { AggregateDefinition } from "../aggregate.js"
+import type { InventoryCommand } from "./commands.js"
+import { decideInventory } from "./decide.js"
+import { type InventoryEvent, inventoryEvents } from "./events.js"
+import { evolveInventory, initialInventoryState, inventorySnapshots, type InventoryState } from "./state.js"
+
+export const inventoryAggregate: AggregateDefinition<InventoryState, InventoryCommand, InventoryEvent> = {
+  streamType: "inventory",
+  initialState: initialInventoryState,
+  decide: decideInventory,
+  evolve: evolveInventory,
+  events: inventoryEvents,
+  snapshots: inventorySnapshots
+}
+
+export { InventoryCommand } from "./commands.js"
+export type { InventoryRule } from "./decide.js"
+export { InventoryEvent } from "./events.js"
+export { availableOf, reservationOf, reservedOf } from "./state.js"
+export type { InventoryState } from "./state.js"
+export * as InventoryValues from "./values.js"

@@ -1,0 +1,26 @@
+/**
+ * The Payment aggregate: one per order (the stream id is the order id), holding its numbered
+ * attempts; written by the payment process, so no owner and no notifications.
+ */
+import type { AggregateDefinition } from "../aggregate.js"
+import type { PaymentCommand } from "./commands.js"
+import { decidePayment } from "./decide.js"
+import { type PaymentEvent, paymentEvents } from "./events.js"
+import { evolvePayment, initialPaymentState, paymentSnapshots, type PaymentState } from "./state.js"
+
+export const paymentAggregate: AggregateDefinition<PaymentState, PaymentCommand, PaymentEvent> = {
+  streamType: "payment",
+  initialState: initialPaymentState,
+  decide: decidePayment,
+  evolve: evolvePayment,
+  events: paymentEvents,
+  snapshots: paymentSnapshots
+}
+
+export { PaymentCommand } from "./commands.js"
+export type { PaymentRule } from "./decide.js"
+export { PaymentEvent } from "./events.js"
+export { attemptOf, capturedAttempt, currentAttempt } from "./state.js"
+export type { PaymentState } from "./state.js"
+export type { AttemptStatus, PaymentAttempt } from "./values.js"
+export * as PaymentValues from "./values.js"
