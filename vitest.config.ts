@@ -7,7 +7,13 @@ export default defineConfig({
     // The integration tests share two CPU cores with PostgreSQL, RabbitMQ and Kafka.
     maxWorkers: 2,
     minWorkers: 1,
-    env: { KAFKAJS_NO_PARTITIONER_WARNING: "1" },
+    env: {
+      KAFKAJS_NO_PARTITIONER_WARNING: "1",
+      // The run's shared database holds every test's orders: a process manager there would fulfil
+      // (reserve stock for, cancel) other tests' orders. Serve processes run none unless a test asks,
+      // and a test that does gives it a database of its own.
+      PROCESS_MANAGER: "false"
+    },
     projects: [
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       {

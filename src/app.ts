@@ -152,7 +152,7 @@ const ApiLive = Layer.unwrapEffect(
       corsOrigins: config.http.corsOrigins,
       accessLogLevel: config.http.accessLogLevel
     }))
-).pipe(Layer.provide(OrderSummaries.layer), Layer.provide(ProcessStore.layer), Layer.provide(NodeContext.layer))
+).pipe(Layer.provide(OrderSummaries.layer), Layer.provide(NodeContext.layer))
 
 /** The HTTP API on this process's own actors (no cluster: the test suite's). */
 export const HttpLive = ApiLive.pipe(Layer.provide(RuntimeLive))

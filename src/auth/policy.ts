@@ -23,12 +23,13 @@ type Grants = { readonly [R in Role]?: Reach }
 const everyone: Grants = { customer: "own", staff: "any", admin: "any", service: "any" }
 const customerWork: Grants = { customer: "own", admin: "any", service: "any" }
 const fulfilment: Grants = { staff: "any", admin: "any", service: "any" }
+const anyone: Grants = { customer: "any", staff: "any", admin: "any", service: "any" }
 
 /**
  * The policy. `admin` may do everything; `service` is the role of this system's own processes where
  * they call the API, and may command and read any order; `staff` read any order, ship and deliver,
- * and cancel any order (always with a reason: the request requires one); a `customer` places orders
- * for themselves and reads and changes only their own.
+ * and cancel any order (always with a reason: the request requires one), and set stock; a `customer`
+ * places orders for themselves and reads and changes only their own, and reads any SKU's stock.
  */
 export const policy = {
   placeOrder: customerWork,
@@ -42,7 +43,10 @@ export const policy = {
   readOrder: everyone,
   readHistory: everyone,
   readSummary: everyone,
-  listCustomerOrders: everyone
+  listCustomerOrders: everyone,
+  readFulfilment: everyone,
+  setStock: fulfilment,
+  readStock: anyone
 } as const satisfies Record<string, Grants>
 
 export type Action = keyof typeof policy

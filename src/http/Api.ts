@@ -2,12 +2,14 @@
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { BadRequest, NotFound, PayloadTooLarge, TooManyRequests, UnsupportedMediaType } from "./errors.js"
+import { InventoryApi } from "./inventory/Api.js"
 import { OrdersApi } from "./orders/Api.js"
 import { ReadModelsApi } from "./readModels/Api.js"
 import { SystemApi } from "./system/Api.js"
 
 export class Api extends HttpApi.make("event-sourced-actors")
   .add(OrdersApi)
+  .add(InventoryApi)
   .add(ReadModelsApi)
   .add(SystemApi)
   .addError(BadRequest)
@@ -16,5 +18,5 @@ export class Api extends HttpApi.make("event-sourced-actors")
   .addError(UnsupportedMediaType)
   .addError(TooManyRequests)
   .annotate(OpenApi.Title, "Event-sourced actors")
-  .annotate(OpenApi.Description, "Commands to per-order actors; every change is an event in PostgreSQL.")
+  .annotate(OpenApi.Description, "Commands to per-aggregate actors (orders, inventory); every change is an event in PostgreSQL, and a saga fulfils each confirmed order.")
 {}

@@ -15,6 +15,7 @@ import { observeRequests } from "./accessLog.js"
 import { Api } from "./Api.js"
 import { anonymousRateLimit, AuthenticationLive } from "./authenticate.js"
 import * as NodeServer from "./nodeServer.js"
+import { InventoryHttpLive } from "./inventory/Http.js"
 import { OrdersHttpLive } from "./orders/Http.js"
 import { ReadModelsHttpLive } from "./readModels/Http.js"
 import { requestGuard } from "./requestGuard.js"
@@ -30,7 +31,7 @@ export interface HttpServerOptions {
 }
 
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([OrdersHttpLive, ReadModelsHttpLive, SystemHttpLive]),
+  Layer.provide([OrdersHttpLive, InventoryHttpLive, ReadModelsHttpLive, SystemHttpLive]),
   Layer.provide(AuthenticationLive)
 )
 

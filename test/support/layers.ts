@@ -14,6 +14,8 @@ export interface ConfigOverrides {
   readonly databaseUrl?: string
   readonly database?: Partial<Omit<AppConfigShape["database"], "url">>
   readonly messagingPrefix?: string
+  readonly payments?: Partial<AppConfigShape["payments"]>
+  readonly sagas?: Partial<AppConfigShape["sagas"]>
   readonly auth?: AppConfigShape["auth"]
   readonly rateLimits?: AppConfigShape["rateLimits"]
 }
@@ -41,6 +43,8 @@ export const testConfig = (overrides: ConfigOverrides = {}) =>
       runtime: { ...config.runtime, ...overrides.runtime },
       outbox: { ...config.outbox, ...overrides.outbox },
       worker: { ...config.worker, ...overrides.worker },
+      payments: { ...config.payments, ...overrides.payments },
+      sagas: { ...config.sagas, ...overrides.sagas },
       pushGatewayUrl: overrides.pushGatewayUrl === undefined ? config.pushGatewayUrl : Option.some(overrides.pushGatewayUrl),
       messagingPrefix: overrides.messagingPrefix ?? config.messagingPrefix
     }))

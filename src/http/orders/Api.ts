@@ -5,6 +5,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import type { Action } from "../../auth/policy.js"
 import { OrderValues } from "../../domain/order/index.js"
+import { CreateHeaders, UpdateHeaders } from "../commands.js"
 import { BadRequest, Conflict, NotFound, Unavailable, Unprocessable } from "../errors.js"
 import { Authentication, performs } from "../security.js"
 
@@ -47,32 +48,6 @@ export const CancelBody = Body("CancelRequest", {
 const OrderId = Schema.UUID.annotations({ message: () => "orderId must be a UUID" })
 const OrderPath = Schema.Struct({ orderId: OrderId })
 
-/** `If-Match: "<version>"`: the command applies only if the order is still at that version. */
-export const IfMatch = Schema.String.pipe(
-  Schema.pattern(/^"(0|[1-9][0-9]{0,9})"$/, {
-    message: () => "If-Match must be an ETag from this API, a quoted version such as \"3\""
-  })
-)
-
-const Token = (name: string, maxLength: number) =>
-  Schema.String.pipe(
-    Schema.pattern(new RegExp(`^[\\x21-\\x7e]{1,${maxLength}}$`), {
-      message: () => `${name} must be 1 to ${maxLength} visible ASCII characters`
-    })
-  )
-
-/**
- * Headers every command accepts: tracing context for the events' metadata, and idempotency (who
- * did it comes from the token).
- */
-const CommandHeaders = {
-  "idempotency-key": Schema.optional(Token("Idempotency-Key", 255)),
-  "x-correlation-id": Schema.optional(Token("X-Correlation-Id", 128)),
-  "x-causation-id": Schema.optional(Token("X-Causation-Id", 128))
-}
-const CreateHeaders = Schema.Struct(CommandHeaders)
-const UpdateHeaders = Schema.Struct({ ...CommandHeaders, "if-match": Schema.optional(IfMatch) })
-
 export const CommandAccepted = Schema.Struct({
   orderId: Schema.String,
   version: Schema.Int
@@ -102,6 +77,37 @@ export const TimelineEntry = Schema.Struct({
   recordedAt: Schema.String,
   globalPosition: Schema.Int
 }).annotations({ identifier: "TimelineEntry" })
+
+export const FulfilmentStepView = Schema.Struct({
+  step: Schema.String,
+  kind: Schema.String,
+  status: Schema.Literal("scheduled", "succeeded", "parked"),
+  /** Failed attempts (each retried after a backoff; a parked step waits for an operator). */
+  attempts: Schema.Int,
+  /** It undoes an earlier step. */
+  compensation: Schema.Boolean,
+  scheduledAt: Schema.String,
+  finishedAt: Schema.NullOr(Schema.String),
+  lastError: Schema.NullOr(Schema.String),
+  output: Schema.Unknown
+}).annotations({ identifier: "FulfilmentStep" })
+
+export const FulfilmentView = Schema.Struct({
+  orderId: Schema.String,
+  /** The version of the saga's definition it runs (it keeps it until it finishes). */
+  definitionVersion: Schema.Int,
+  status: Schema.Literal("running", "finished"),
+  /** `fulfilled` or `cancelled` once finished. */
+  outcome: Schema.NullOr(Schema.String),
+  phase: Schema.String,
+  cancelReason: Schema.NullOr(Schema.String),
+  compensating: Schema.Boolean,
+  startedAt: Schema.String,
+  finishedAt: Schema.NullOr(Schema.String),
+  version: Schema.Int,
+  steps: Schema.Array(FulfilmentStepView),
+  timers: Schema.Array(Schema.Struct({ timer: Schema.String, dueAt: Schema.String }))
+}).annotations({ identifier: "Fulfilment" })
 
 const update = <Name extends string>(
   name: Name,
@@ -191,6 +197,17 @@ export class OrdersApi extends HttpApiGroup.make("orders")
       .addError(NotFound)
       .addError(Unavailable)
       .annotateContext(performs("readHistory", "The order's history, oldest first, as stored, with who did what"))
+  )
+  .add(
+    HttpApiEndpoint.get("fulfilment", "/orders/:orderId/fulfilment")
+      .setPath(OrderPath)
+      .addSuccess(FulfilmentView)
+      .addError(NotFound)
+      .addError(Unavailable)
+      .annotateContext(performs(
+        "readFulfilment",
+        "The order's fulfilment saga: its phase, each step with its time, outcome and attempts, any compensation, its timers"
+      ))
   )
   .middleware(Authentication)
   .addError(BadRequest)

@@ -1,53 +1,16 @@
 /** Handlers of the orders endpoints: turn requests into commands for the order actors. */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Clock, Effect } from "effect"
+import { Effect } from "effect"
 import { createHash, randomUUID } from "node:crypto"
-import { OrderActors } from "../../aggregates.js"
+import { FulfilmentSagas, OrderActors } from "../../aggregates.js"
 import { OrderCommand, orderAggregate, type OrderState } from "../../domain/order/index.js"
-import type { EventMetadata } from "../../eventstore/EventStore.js"
 import { EventStore } from "../../eventstore/EventStore.js"
-import type { CommandOptions } from "../../runtime/AggregateActor.js"
-import { commandIdForKey } from "../../runtime/commandIds.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
 import { type PointInTime, stateAt } from "../../runtime/timeTravel.js"
 import { Api } from "../Api.js"
-import { BadRequest, Forbidden, NotFound, toHttpError, Unavailable } from "../errors.js"
+import { callerScope, type CommandHeaders, etag, sendCommand, setHeader } from "../commands.js"
+import { BadRequest, Forbidden, NotFound, toHttpError } from "../errors.js"
 import { Caller, type CallerShape } from "../security.js"
-
-interface CommandHeaders {
-  readonly "idempotency-key"?: string | undefined
-  readonly "x-correlation-id"?: string | undefined
-  readonly "x-causation-id"?: string | undefined
-  readonly "if-match"?: string | undefined
-}
-
-const setHeader = (name: string, value: string) =>
-  HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, name, value)))
-
-const etag = (version: number) => `"${version}"`
-
-/**
- * Who asked, and which command this is: named here, once per request (from the caller's
- * Idempotency-Key when there is one, so that a retry with it is the same command), so that the
- * command decided twice — its node died before it answered, and the cluster sent it again — is
- * stored once.
- */
-const metadataFrom = (headers: CommandHeaders, caller: CallerShape): EventMetadata => ({
-  commandId: headers["idempotency-key"] === undefined ? randomUUID() : commandIdForKey(callerScope(caller), headers["idempotency-key"]),
-  correlationId: headers["x-correlation-id"] ?? randomUUID(),
-  causationId: headers["x-causation-id"] ?? null,
-  userId: caller.principal.subject,
-  role: caller.grant.role
-})
-
-/** Fingerprint of a request, so that an Idempotency-Key reused for a different request is refused. */
-const requestHash = (route: string, orderId: string, payload: unknown) =>
-  createHash("sha256").update(`${route}\n${orderId}\n${JSON.stringify(payload ?? null)}`).digest("hex")
-
-/** Whose idempotency keys these are: the caller's, so that two callers' equal keys never meet. */
-const callerScope = (caller: CallerShape) => `subject:${caller.principal.subject}`
 
 /**
  * With an Idempotency-Key, the new order's id is derived from the caller and the key (a name-based,
@@ -59,8 +22,6 @@ const orderIdForKey = (scope: string, key: string) => {
   const variant = ((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`
 }
-
-const nowIso = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
 
 /** The order as the caller may see it: undefined when it does not exist, or is not theirs to see. */
 const orderView = (caller: CallerShape, orderId: string, state: OrderState, version: number) => {
@@ -83,46 +44,30 @@ const orderView = (caller: CallerShape, orderId: string, state: OrderState, vers
 export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
   Effect.gen(function*() {
     const orders = yield* OrderActors
+    const sagas = yield* FulfilmentSagas
     const store = yield* EventStore
 
-    /**
-     * Sends one command and shapes the answer: ETag on success, Retry-After on 503. An order the
-     * caller may not command is not found, as if it did not exist. A place creates the order: whose
-     * it is was checked against the request, and, without an Idempotency-Key, its id is new.
-     */
+    /** Whether the caller may see this order's records: a customer sees only their own orders'. */
+    const visible = (orderId: string) =>
+      Effect.gen(function*() {
+        const caller = yield* Caller
+        if (caller.grant.reach === "any") return true
+        const current = yield* orders.read(orderId).pipe(Effect.mapError((error) => toHttpError("order", error)))
+        return orderView(caller, orderId, current.state, current.version) !== undefined
+      })
+
     const send = (
       route: string,
       orderId: string,
       headers: CommandHeaders,
       payload: unknown,
-      makeCommand: (at: string) => OrderCommand,
+      command: (at: string) => OrderCommand,
       creates = false
     ) =>
-      Effect.gen(function*() {
-        const caller = yield* Caller
-        const key = headers["idempotency-key"]
-        const ifMatch = headers["if-match"]
-        const options: CommandOptions = {
-          onlyFor: creates || caller.grant.reach === "any" ? undefined : caller.principal.subject,
-          expectedVersion: ifMatch === undefined ? undefined : Number(ifMatch.slice(1, -1)),
-          idempotency: key === undefined
-            ? undefined
-            : { scope: callerScope(caller), key, requestHash: requestHash(route, orderId, payload) },
-          metadata: metadataFrom(headers, caller),
-          newStream: creates && key === undefined
-        }
-        const result = yield* orders.execute(orderId, makeCommand(yield* nowIso), options).pipe(
-          Effect.mapError((error) => toHttpError("order", error)),
-          Effect.tapError((error) =>
-            error instanceof Unavailable && error.retryAfterSeconds !== undefined
-              ? setHeader("retry-after", String(error.retryAfterSeconds))
-              : Effect.void
-          )
-        )
-        yield* setHeader("etag", etag(result.version))
-        yield* setHeader("x-correlation-id", options.metadata.correlationId)
-        return { orderId, version: result.version }
-      })
+      Effect.map(
+        sendCommand(orders, { noun: "order", route, id: orderId, headers, payload, command, creates, ownOnly: true }),
+        (result) => ({ orderId, version: result.version })
+      )
 
     return handlers
       .handle("place", ({ headers, payload }) =>
@@ -197,13 +142,9 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
         }))
       .handle("events", ({ path }) =>
         Effect.gen(function*() {
-          const caller = yield* Caller
           const notFound = new NotFound({ error: "not_found", message: `order ${path.orderId} does not exist` })
           // Whose it is, from the actor that holds it (a customer's own orders are mostly cached there).
-          if (caller.grant.reach !== "any") {
-            const current = yield* orders.read(path.orderId).pipe(Effect.mapError((error) => toHttpError("order", error)))
-            if (orderView(caller, path.orderId, current.state, current.version) === undefined) return yield* Effect.fail(notFound)
-          }
+          if (!(yield* visible(path.orderId))) return yield* Effect.fail(notFound)
           const events = yield* store.readStream(path.orderId).pipe(
             Effect.mapError((error) => toHttpError("order", new StoreUnavailable({ message: `event store failed: ${error.message}` })))
           )
@@ -217,5 +158,36 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
             recordedAt: event.recordedAt.toISOString(),
             globalPosition: event.globalPosition
           }))
+        }))
+      .handle("fulfilment", ({ path }) =>
+        Effect.gen(function*() {
+          const notFound = new NotFound({ error: "not_found", message: `order ${path.orderId} has no fulfilment (it was never confirmed)` })
+          if (!(yield* visible(path.orderId))) return yield* Effect.fail(notFound)
+          const { state, version } = yield* sagas.read(path.orderId).pipe(Effect.mapError((error) => toHttpError("fulfilment", error)))
+          if (state.status === "none" || state.version === null || state.startedAt === null) return yield* Effect.fail(notFound)
+          return {
+            orderId: path.orderId,
+            definitionVersion: state.version,
+            status: state.status,
+            outcome: state.outcome,
+            phase: state.data.phase,
+            cancelReason: state.data.cancelReason,
+            compensating: state.steps.some((step) => step.compensation),
+            startedAt: state.startedAt,
+            finishedAt: state.finishedAt,
+            version,
+            steps: state.steps.map(({ attempts, compensation, finishedAt, kind, lastError, output, scheduledAt, status, step }) => ({
+              step,
+              kind,
+              status,
+              attempts,
+              compensation,
+              scheduledAt,
+              finishedAt,
+              lastError,
+              output
+            })),
+            timers: Object.entries(state.timers).map(([timer, dueAt]) => ({ timer, dueAt }))
+          }
         }))
   }))

@@ -21,7 +21,10 @@ const table: Record<Action, Record<Role, Expected>> = {
   readOrder:          { customer: "own", staff: "any", admin: "any", service: "any" },
   readHistory:        { customer: "own", staff: "any", admin: "any", service: "any" },
   readSummary:        { customer: "own", staff: "any", admin: "any", service: "any" },
-  listCustomerOrders: { customer: "own", staff: "any", admin: "any", service: "any" }
+  listCustomerOrders: { customer: "own", staff: "any", admin: "any", service: "any" },
+  readFulfilment:     { customer: "own", staff: "any", admin: "any", service: "any" },
+  setStock:           { customer: "-",   staff: "any", admin: "any", service: "any" },
+  readStock:          { customer: "any", staff: "any", admin: "any", service: "any" }
 }
 
 const me = "0d7e1f0a-93b4-4b55-8d8e-6a0a0e5f3c21"

@@ -29,7 +29,7 @@ const scenario = fc.record({
     fc.record({
       action: fc.constantFrom(...actions),
       pick: fc.nat(),
-      fault: fc.constantFrom("none", "none", "fail", "crash-after"),
+      fault: fc.constantFrom<Array<"none" | "fail" | "crash-after">>("none", "none", "fail", "crash-after"),
       method: fc.constantFrom("card", "card", "test-decline", "test-timeout", "test-late"),
       wait: fc.constantFrom(1_000, 5_000, 60_000, 15 * 60_000)
     }),

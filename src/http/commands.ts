@@ -1,0 +1,126 @@
+/**
+ * How a command arrives over HTTP, for every aggregate's endpoints: the headers it accepts
+ * (If-Match, Idempotency-Key, correlation and causation ids), the name it is given, who it is
+ * recorded for, and how its answer is shaped (ETag, X-Correlation-Id, Retry-After on 503).
+ */
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Clock, Effect, Schema } from "effect"
+import { createHash, randomUUID } from "node:crypto"
+import type { EventMetadata } from "../eventstore/EventStore.js"
+import type { ActorSystem } from "../runtime/ActorSystem.js"
+import type { CommandOptions } from "../runtime/AggregateActor.js"
+import { commandIdForKey } from "../runtime/commandIds.js"
+import { toHttpError, Unavailable } from "./errors.js"
+import { Caller, type CallerShape } from "./security.js"
+
+/** `If-Match: "<version>"`: the command applies only if the aggregate is still at that version. */
+export const IfMatch = Schema.String.pipe(
+  Schema.pattern(/^"(0|[1-9][0-9]{0,9})"$/, {
+    message: () => "If-Match must be an ETag from this API, a quoted version such as \"3\""
+  })
+)
+
+const Token = (name: string, maxLength: number) =>
+  Schema.String.pipe(
+    Schema.pattern(new RegExp(`^[\\x21-\\x7e]{1,${maxLength}}$`), {
+      message: () => `${name} must be 1 to ${maxLength} visible ASCII characters`
+    })
+  )
+
+/**
+ * Headers every command accepts: tracing context for the events' metadata, and idempotency (who
+ * did it comes from the token).
+ */
+const commandHeaderFields = {
+  "idempotency-key": Schema.optional(Token("Idempotency-Key", 255)),
+  "x-correlation-id": Schema.optional(Token("X-Correlation-Id", 128)),
+  "x-causation-id": Schema.optional(Token("X-Causation-Id", 128))
+}
+export const CreateHeaders = Schema.Struct(commandHeaderFields)
+export const UpdateHeaders = Schema.Struct({ ...commandHeaderFields, "if-match": Schema.optional(IfMatch) })
+
+export interface CommandHeaders {
+  readonly "idempotency-key"?: string | undefined
+  readonly "x-correlation-id"?: string | undefined
+  readonly "x-causation-id"?: string | undefined
+  readonly "if-match"?: string | undefined
+}
+
+export const setHeader = (name: string, value: string) =>
+  HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, name, value)))
+
+export const etag = (version: number) => `"${version}"`
+
+export const nowIso = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
+
+/** Whose idempotency keys these are: the caller's, so that two callers' equal keys never meet. */
+export const callerScope = (caller: CallerShape) => `subject:${caller.principal.subject}`
+
+/**
+ * Who asked, and which command this is: named here, once per request (from the caller's
+ * Idempotency-Key when there is one, so that a retry with it is the same command), so that the
+ * command decided twice — its node died before it answered, and the cluster sent it again — is
+ * stored once.
+ */
+const metadataFrom = (headers: CommandHeaders, caller: CallerShape): EventMetadata => ({
+  commandId: headers["idempotency-key"] === undefined ? randomUUID() : commandIdForKey(callerScope(caller), headers["idempotency-key"]),
+  correlationId: headers["x-correlation-id"] ?? randomUUID(),
+  causationId: headers["x-causation-id"] ?? null,
+  userId: caller.principal.subject,
+  role: caller.grant.role
+})
+
+/** Fingerprint of a request, so that an Idempotency-Key reused for a different request is refused. */
+const requestHash = (route: string, id: string, payload: unknown) =>
+  createHash("sha256").update(`${route}\n${id}\n${JSON.stringify(payload ?? null)}`).digest("hex")
+
+export interface CommandRequest<Command> {
+  readonly noun: string
+  /** Names the endpoint in the request's fingerprint. */
+  readonly route: string
+  readonly id: string
+  readonly headers: CommandHeaders
+  readonly payload: unknown
+  readonly command: (at: string) => Command
+  /** The command creates the aggregate: whose it is was checked against the request. */
+  readonly creates?: boolean
+  /** A caller who may act only on their own aggregates is admitted to this one only if it is theirs. */
+  readonly ownOnly?: boolean
+}
+
+/**
+ * Sends one command and shapes the answer: ETag on success, Retry-After on 503. An aggregate the
+ * caller may not command is not found, as if it did not exist. Without an Idempotency-Key, a
+ * created aggregate's id is new, so nothing needs reading first.
+ */
+export const sendCommand = <State, Command extends { readonly _tag: string }, Event>(
+  actors: ActorSystem<State, Command, Event>,
+  request: CommandRequest<Command>
+) =>
+  Effect.gen(function*() {
+    const caller = yield* Caller
+    const { headers } = request
+    const key = headers["idempotency-key"]
+    const ifMatch = headers["if-match"]
+    const options: CommandOptions = {
+      onlyFor: request.creates === true || request.ownOnly !== true || caller.grant.reach === "any" ? undefined : caller.principal.subject,
+      expectedVersion: ifMatch === undefined ? undefined : Number(ifMatch.slice(1, -1)),
+      idempotency: key === undefined
+        ? undefined
+        : { scope: callerScope(caller), key, requestHash: requestHash(request.route, request.id, request.payload) },
+      metadata: metadataFrom(headers, caller),
+      newStream: request.creates === true && key === undefined
+    }
+    const result = yield* actors.execute(request.id, request.command(yield* nowIso), options).pipe(
+      Effect.mapError((error) => toHttpError(request.noun, error)),
+      Effect.tapError((error) =>
+        error instanceof Unavailable && error.retryAfterSeconds !== undefined
+          ? setHeader("retry-after", String(error.retryAfterSeconds))
+          : Effect.void
+      )
+    )
+    yield* setHeader("etag", etag(result.version))
+    yield* setHeader("x-correlation-id", options.metadata.correlationId)
+    return result
+  })
