@@ -50,6 +50,13 @@ export interface AggregateDefinition<State, Command extends { readonly _tag: str
    * (CommandOptions.onlyFor) is admitted when this names them. Without it no such command is.
    */
   readonly ownerOf?: (state: State) => string | null
+  /**
+   * The stream an aggregate's events are stored in. Stream ids are one namespace for every aggregate
+   * type, so a type whose ids may equal another's (a payment and a saga are one per order, under the
+   * order's id; a SKU is any string) names its streams `<category>-<id>`. Without it, the id itself:
+   * for ids unique on their own (order ids are UUIDs).
+   */
+  readonly streamIdOf?: (id: string) => string
 }
 
 /** A state's snapshot form. A snapshot of another schema version, or one that fails to decode, is ignored. */
@@ -66,6 +73,12 @@ export type AnyAggregate = AggregateDefinition<any, any, any>
 export type StateOf<A> = A extends AggregateDefinition<infer S, any, any> ? S : never
 export type CommandOf<A> = A extends AggregateDefinition<any, infer C, any> ? C : never
 export type EventOf<A> = A extends AggregateDefinition<any, any, infer E> ? E : never
+
+/** The stream an aggregate of this definition is stored in. */
+export const streamIdOf = (definition: AnyAggregate, id: string): string => definition.streamIdOf?.(id) ?? id
+
+/** Streams named `<streamType>-<id>`: for an aggregate whose ids may equal another type's. */
+export const categoryStreams = (streamType: string) => (id: string) => `${streamType}-${id}`
 
 /** Folds a history onto a state: the one way state is ever derived from events. */
 export const fold = <State, Event>(

@@ -13,7 +13,7 @@
  * decided by that version's `react` until it finishes; new sagas start with the latest.
  */
 import { Either, Schema } from "effect"
-import { type AggregateDefinition, type DomainError, RuleViolated } from "../domain/aggregate.js"
+import { type AggregateDefinition, categoryStreams, type DomainError, RuleViolated } from "../domain/aggregate.js"
 import { makeEventCatalog } from "../domain/events.js"
 
 /** An event of another aggregate, as a saga sees it. */
@@ -428,5 +428,6 @@ export const sagaAggregate = <S>(
     }
   }
 
-  return { streamType: latest.name, initialState, decide, evolve, events: sagaEvents }
+  // A saga's id is often another aggregate's (the fulfilment saga's is its order's): its stream is its own.
+  return { streamType: latest.name, initialState, decide, evolve, events: sagaEvents, streamIdOf: categoryStreams(latest.name) }
 }

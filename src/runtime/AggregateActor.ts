@@ -6,7 +6,7 @@
  */
 import type { SqlError } from "@effect/sql"
 import { Effect, Either, Exit, Metric, Option } from "effect"
-import type { AggregateDefinition, DomainError } from "../domain/aggregate.js"
+import { type AggregateDefinition, type DomainError, streamIdOf } from "../domain/aggregate.js"
 import type { AppendOutcome, EventMetadata, EventStoreShape, HistoryEvent, IdempotencyClaim } from "../eventstore/EventStore.js"
 import { spannedPerTrace, withParentFrom } from "../observability/traceContext.js"
 import { commandEventId } from "./commandIds.js"
@@ -101,6 +101,8 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
   snapshots: SnapshotPolicy = { every: 0, background: () => undefined }
 ) => {
   const { id } = cached
+  /** Where its events are stored (the id itself, unless the definition names its streams). */
+  const streamId = streamIdOf(definition, id)
   const retried = Metric.increment(Metric.tagged(conflictRetries, "stream_type", definition.streamType))
   const codec = snapshots.every > 0 ? definition.snapshots : undefined
 
@@ -109,7 +111,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
     if (codec === undefined || Math.floor(at.version / snapshots.every) === Math.floor(fromVersion / snapshots.every)) return
     snapshots.background(
       store.saveSnapshot({
-        streamId: id,
+        streamId,
         streamType: definition.streamType,
         version: at.version,
         schemaVersion: codec.schemaVersion,
@@ -134,7 +136,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
 
   /** Reads what the store has past `from` and folds it on. */
   const catchUp = (from: AggregateSnapshot<State>) =>
-    store.readHistory(id, { afterVersion: from.version }).pipe(
+    store.readHistory(streamId, { afterVersion: from.version }).pipe(
       Effect.mapError(unavailable),
       Effect.flatMap((recorded) => foldOnto(from, recorded))
     )
@@ -144,7 +146,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
   /** The latest snapshot and the events after it, in one round trip; a full replay when the snapshot is not usable. */
   const loadFromSnapshot = (snapshotCodec: NonNullable<typeof codec>) =>
     Effect.gen(function*() {
-      const loaded = yield* store.loadLatest(id).pipe(Effect.mapError(unavailable))
+      const loaded = yield* store.loadLatest(streamId).pipe(Effect.mapError(unavailable))
       if (Option.isNone(loaded.snapshot)) {
         const fresh = yield* foldOnto(initial, loaded.events)
         snapshotIfDue(0, fresh)
@@ -215,7 +217,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
       )
       if (decision.newEvents.length === 0) return { decision, appended: Option.none<AppendOutcome>() }
       const appended = yield* store.append({
-        streamId: id,
+        streamId,
         streamType: definition.streamType,
         expectedVersion: from.version,
         events: decision.newEvents,
@@ -230,7 +232,7 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
 
   /** Whether the store holds events past `snapshot` (one index probe): another process appended. */
   const isBehind = (snapshot: AggregateSnapshot<State>) =>
-    store.streamVersion(id).pipe(
+    store.streamVersion(streamId).pipe(
       Effect.map((head) => head > snapshot.version),
       Effect.mapError(unavailable)
     )

@@ -3,7 +3,7 @@
  * up to there, read from the store (the actor's hot state is only ever the latest).
  */
 import { Effect, Either } from "effect"
-import type { AggregateDefinition } from "../domain/aggregate.js"
+import { type AggregateDefinition, streamIdOf } from "../domain/aggregate.js"
 import type { EventStoreShape } from "../eventstore/EventStore.js"
 import type { AggregateSnapshot } from "./AggregateActor.js"
 import { StoreUnavailable } from "./errors.js"
@@ -20,7 +20,7 @@ export const stateAt = <State, Command extends { readonly _tag: string }, Event 
   id: string,
   point: PointInTime
 ): Effect.Effect<AggregateSnapshot<State>, StoreUnavailable> =>
-  store.readHistory(id, point._tag === "AtVersion" ? { toVersion: point.version } : { recordedUntil: point.moment }).pipe(
+  store.readHistory(streamIdOf(definition, id), point._tag === "AtVersion" ? { toVersion: point.version } : { recordedUntil: point.moment }).pipe(
     Effect.mapError((error) => new StoreUnavailable({ message: `event store failed: ${error.message}` })),
     Effect.flatMap((recorded) =>
       Either.match(foldHistory(definition, id, { state: definition.initialState, version: 0 }, recorded), {

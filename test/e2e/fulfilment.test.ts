@@ -3,7 +3,7 @@
  * payment provider, on a database of their own. Every failure point and its compensation, judged by
  * the order, the stock and the provider's ledger.
  */
-import { describe, expect, layer } from "@effect/vitest"
+import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { call, get, post } from "../support/http.js"
 import {
@@ -28,30 +28,6 @@ const pay = (orderId: string, method = "card") =>
 const phase = (name: string) => (fulfilment: any) => fulfilment.phase === name
 const finished = (fulfilment: any) => fulfilment.status === "finished"
 const stepNames = (fulfilment: any) => fulfilment.steps.map((step: any) => step.step)
-
-/** The provider's ledger entries of an order's payment attempts. */
-const ledger = (orderId: string) =>
-  Effect.gen(function*() {
-    const sink = yield* PaymentSink
-    const events = yield* get(`/orders/${orderId}/events`)
-    return (events.json as Array<any>)
-      .filter((event) => event.type === "PaymentRequested")
-      .map((event) => event.data.attempt as number)
-      .map((attempt) => {
-        const fulfilment = sink.payments()
-        return { attempt, entries: fulfilment }
-      })
-  })
-
-const moneyKept = (paymentIds: ReadonlyArray<string>) =>
-  Effect.map(PaymentSink, (sink) =>
-    paymentIds.reduce((kept, id) => {
-      const payment = sink.payment(id)
-      return kept + (payment === undefined ? 0 : payment.capturedCents - payment.refundedCents)
-    }, 0))
-
-const paymentIdsOf = (fulfilment: any): ReadonlyArray<string> =>
-  fulfilment.steps.filter((step: any) => step.kind === "authorize").map((step: any) => step.output?.paymentId ?? "")
 
 layer(fulfilmentLayer(), { excludeTestServices: true })("the fulfilment saga", (it) => {
   it.effect("happy path: reserves, takes one payment, and on shipping turns the reservations into stock movements", () =>

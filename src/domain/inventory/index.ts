@@ -1,5 +1,5 @@
-/** The Inventory aggregate: one per SKU (the stream id is the SKU); staff only, so no owner and no notifications. */
-import type { AggregateDefinition } from "../aggregate.js"
+/** The Inventory aggregate: one per SKU (stream `inventory-<sku>`); staff only, so no owner and no notifications. */
+import { type AggregateDefinition, categoryStreams } from "../aggregate.js"
 import type { InventoryCommand } from "./commands.js"
 import { decideInventory } from "./decide.js"
 import { type InventoryEvent, inventoryEvents } from "./events.js"
@@ -11,7 +11,8 @@ export const inventoryAggregate: AggregateDefinition<InventoryState, InventoryCo
   decide: decideInventory,
   evolve: evolveInventory,
   events: inventoryEvents,
-  snapshots: inventorySnapshots
+  snapshots: inventorySnapshots,
+  streamIdOf: categoryStreams("inventory")
 }
 
 export { InventoryCommand } from "./commands.js"

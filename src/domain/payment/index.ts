@@ -1,8 +1,8 @@
 /**
- * The Payment aggregate: one per order (the stream id is the order id), holding its numbered
- * attempts; written by the payment process, so no owner and no notifications.
+ * The Payment aggregate: one per order (its id is the order's, its stream `payment-<orderId>`),
+ * holding its numbered attempts; written by the fulfilment saga, so no owner and no notifications.
  */
-import type { AggregateDefinition } from "../aggregate.js"
+import { type AggregateDefinition, categoryStreams } from "../aggregate.js"
 import type { PaymentCommand } from "./commands.js"
 import { decidePayment } from "./decide.js"
 import { type PaymentEvent, paymentEvents } from "./events.js"
@@ -14,7 +14,8 @@ export const paymentAggregate: AggregateDefinition<PaymentState, PaymentCommand,
   decide: decidePayment,
   evolve: evolvePayment,
   events: paymentEvents,
-  snapshots: paymentSnapshots
+  snapshots: paymentSnapshots,
+  streamIdOf: categoryStreams("payment")
 }
 
 export { PaymentCommand } from "./commands.js"

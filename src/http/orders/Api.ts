@@ -81,6 +81,7 @@ export const TimelineEntry = Schema.Struct({
 export const FulfilmentStepView = Schema.Struct({
   step: Schema.String,
   kind: Schema.String,
+  input: Schema.Unknown,
   status: Schema.Literal("scheduled", "succeeded", "parked"),
   /** Failed attempts (each retried after a backoff; a parked step waits for an operator). */
   attempts: Schema.Int,

@@ -3,6 +3,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import { FulfilmentSagas, OrderActors } from "../../aggregates.js"
+import { streamIdOf } from "../../domain/aggregate.js"
 import { OrderCommand, orderAggregate, type OrderState } from "../../domain/order/index.js"
 import { EventStore } from "../../eventstore/EventStore.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
@@ -145,7 +146,7 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
           const notFound = new NotFound({ error: "not_found", message: `order ${path.orderId} does not exist` })
           // Whose it is, from the actor that holds it (a customer's own orders are mostly cached there).
           if (!(yield* visible(path.orderId))) return yield* Effect.fail(notFound)
-          const events = yield* store.readStream(path.orderId).pipe(
+          const events = yield* store.readStream(streamIdOf(orderAggregate, path.orderId)).pipe(
             Effect.mapError((error) => toHttpError("order", new StoreUnavailable({ message: `event store failed: ${error.message}` })))
           )
           if (events.length === 0) return yield* Effect.fail(notFound)
@@ -176,9 +177,10 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
             startedAt: state.startedAt,
             finishedAt: state.finishedAt,
             version,
-            steps: state.steps.map(({ attempts, compensation, finishedAt, kind, lastError, output, scheduledAt, status, step }) => ({
+            steps: state.steps.map(({ attempts, compensation, finishedAt, input, kind, lastError, output, scheduledAt, status, step }) => ({
               step,
               kind,
+              input,
               status,
               attempts,
               compensation,
