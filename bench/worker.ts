@@ -165,7 +165,7 @@ const bareThroughput = (options: WorkerBenchSettings) =>
   }).pipe(Effect.scoped)
 
 /** The steps of an order's life that notify its customer, and what they are called. */
-const NOTIFYING_STEPS = new Map([[2, "confirmed"], [3, "paid"], [4, "shipped"], [5, "delivered"]])
+const NOTIFYING_STEPS = new Map([[2, "confirmed"], [3, "payment-pending"], [4, "paid"], [5, "shipped"], [6, "delivered"]])
 
 /** Commands through the runtime at a steady rate; command sent → push received, per notification. */
 const commandToPush = (options: WorkerBenchSettings) =>

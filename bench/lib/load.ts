@@ -11,7 +11,11 @@ import { withProgress } from "./progress.js"
 
 const at = "2026-01-01T00:00:00.000Z"
 
-/** The commands of one order's life: 6 events, 4 of which customers hear about. */
+/**
+ * The commands of one order's life: 7 events, 5 of which customers hear about. The payment is asked
+ * for and then recorded as captured, as the fulfilment saga would (no saga runs here: these are the
+ * order's own events, at the rate the runtime takes them).
+ */
 export const lifeOf = (step: number, state: OrderState): OrderCommand => {
   switch (step) {
     case 0:
@@ -28,14 +32,16 @@ export const lifeOf = (step: number, state: OrderState): OrderCommand => {
     case 3:
       return OrderCommand.Pay({ amountCents: state.totalCents, method: "card", at })
     case 4:
+      return OrderCommand.RecordPayment({ attempt: state.paymentAttempts, at })
+    case 5:
       return OrderCommand.Ship({ carrier: "DHL", trackingNumber: "JD014600003958", at })
     default:
       return OrderCommand.Deliver({ at })
   }
 }
-export const LIFE_LENGTH = 6
+export const LIFE_LENGTH = 7
 /** The events of a life that customers hear about (Order's notify). */
-export const NOTIFIED = new Set(["OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered"])
+export const NOTIFIED = new Set(["OrderConfirmed", "PaymentRequested", "OrderPaid", "OrderShipped", "OrderDelivered"])
 
 /**
  * Issues order commands through the runtime at `rate` per second for `seconds`; each is one event.
@@ -94,10 +100,11 @@ export const steadyLoad = (
 
 /**
  * The commands of an order with `length` events: placed, items added one per event (a line each,
- * up to the domain's 100 lines), then confirmed, paid, shipped and delivered as far as it reaches.
+ * up to the domain's 100 lines), then confirmed, paid (asked, captured), shipped and delivered as far
+ * as it reaches.
  */
 export const longLifeOf = (length: number) => (step: number, state: OrderState): OrderCommand => {
-  const tail = Math.min(4, Math.max(0, length - 1))
+  const tail = Math.min(LIFE_LENGTH - 2, Math.max(0, length - 1))
   if (step === 0 || step >= length - tail) return lifeOf(step === 0 ? 0 : LIFE_LENGTH - (length - step), state)
   return OrderCommand.AddItem({ sku: `sku-${step + 2}`, quantity: 1 + (step % 5), unitPriceCents: 100 + step, at })
 }

@@ -32,6 +32,7 @@ import { runMigrations } from "../database/migrations.js"
 import { EventStore } from "../eventstore/EventStore.js"
 import { LoggingLive } from "../logging.js"
 import { quarantine } from "./quarantine.js"
+import { sagas } from "./sagas.js"
 import { status } from "./status.js"
 import * as Tracing from "../observability/tracing.js"
 import * as DevKeys from "../auth/devKeys.js"
@@ -238,7 +239,7 @@ const token = Command.make("token", {
   })).pipe(Command.withDescription("Print a bearer token signed with the development key (development only)"))
 
 const cli = Command.make("actors").pipe(
-  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, paymentSink, dlq, quarantine, migrate, events, token, status]),
+  Command.withSubcommands([serve, relay, worker, project, projections, pushSink, paymentSink, dlq, quarantine, sagas, migrate, events, token, status]),
   Command.run({ name: "event-sourced-actors", version: "0.1.0" })
 )
 

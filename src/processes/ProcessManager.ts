@@ -109,17 +109,21 @@ const toObserved = (event: RecordedEvent): ObservedEvent => ({
 
 const iso = (millis: number) => new Date(millis).toISOString()
 
-export const makeProcessManager = <S, R>(process: Process<S, R>, settings: ProcessManagerSettings) =>
+const latestOf = <S>(definitions: ReadonlyArray<ProcessDefinition<S>>) => definitions.reduce((a, b) => (b.version > a.version ? b : a))
+
+const taggedBy = (name: string) => <T, I, O>(metric: Metric.Metric<T, I, O>) => Metric.tagged(metric, "process", name)
+
+/** What a saga's commands are named under: the process and the saga. */
+const sagaScope = (name: string, sagaId: string) => `process:${name}:${sagaId}`
+
+/**
+ * The one way a saga changes: a command to its actor, under its name, then its row in the index.
+ * Also the operator's requests (`sagas retry`, `sagas compensate`), which the wakers then carry out.
+ */
+export const makeSagaCommands = <S>(name: string, sagas: ActorSystem<SagaState<S>, SagaCommand, SagaEvent>) =>
   Effect.gen(function*() {
     const store = yield* ProcessStore
-    const events = yield* EventStore
-    const latest = process.definitions.reduce((a, b) => (b.version > a.version ? b : a))
-    const { name } = latest
-    const tagged = <T, I, O>(metric: Metric.Metric<T, I, O>) => Metric.tagged(metric, "process", name)
-    const kicks = yield* Queue.sliding<void>(1)
-    const kick = Queue.offer(kicks, undefined)
-
-    const sagaScope = (sagaId: string) => `process:${name}:${sagaId}`
+    const tagged = taggedBy(name)
 
     /** Counts what a saga command recorded (`after`: the saga's state once it had). */
     const measure = (after: SagaState<S>, recorded: ReadonlyArray<SagaEvent>) =>
@@ -142,13 +146,39 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
     /** Sends a saga a command under its name, then writes its row in the index. */
     const command = (sagaId: string, sagaCommand: SagaCommand, commandId: string) =>
       Effect.gen(function*() {
-        const result = yield* process.sagas.execute(sagaId, sagaCommand, {
+        const result = yield* sagas.execute(sagaId, sagaCommand, {
           metadata: { commandId, correlationId: sagaId, causationId: sagaCommand.cause, userId: null, role: "service" }
         })
         yield* store.record(name, sagaId, { state: result.state, version: result.version }, new Date(yield* Clock.currentTimeMillis))
         yield* measure(result.state, result.events)
         return result
       })
+
+    /** An operator's request, by whom: run the parked steps again, or undo what the saga did. */
+    const operate = (sagaId: string, request: "Resume" | "Compensate", by: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const commandId = commandIdForKey(sagaScope(name, sagaId), `${request.toLowerCase()}:${now}:${by}`)
+        return yield* command(sagaId, { _tag: request, by, cause: commandEventId(commandId, 0), at: iso(now) }, commandId)
+      })
+
+    return {
+      command,
+      retry: (sagaId: string, by: string) => operate(sagaId, "Resume", by),
+      compensate: (sagaId: string, by: string) => operate(sagaId, "Compensate", by)
+    } as const
+  })
+
+export const makeProcessManager = <S, R>(process: Process<S, R>, settings: ProcessManagerSettings) =>
+  Effect.gen(function*() {
+    const store = yield* ProcessStore
+    const events = yield* EventStore
+    const latest = latestOf(process.definitions)
+    const { name } = latest
+    const tagged = taggedBy(name)
+    const kicks = yield* Queue.sliding<void>(1)
+    const kick = Queue.offer(kicks, undefined)
+    const { command } = yield* makeSagaCommands(name, process.sagas)
 
     const observe = (event: RecordedEvent) =>
       Effect.gen(function*() {
@@ -221,7 +251,7 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
           step: step.step,
           at,
           metadataFor: (commandKind) => ({
-            commandId: commandIdForKey(sagaScope(sagaId), `step:${step.step}:${commandKind}`),
+            commandId: commandIdForKey(sagaScope(name, sagaId), `step:${step.step}:${commandKind}`),
             correlationId: sagaId,
             causationId: step.cause,
             userId: null,
@@ -242,7 +272,7 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
         const done = iso(yield* Clock.currentTimeMillis)
         const kindAttempts = Metric.tagged(tagged(stepAttempts), "kind", step.kind)
         if (Exit.isSuccess(exit)) {
-          const commandId = commandIdForKey(sagaScope(sagaId), `complete:${step.step}`)
+          const commandId = commandIdForKey(sagaScope(name, sagaId), `complete:${step.step}`)
           const cause = commandEventId(commandId, 0)
           const result = yield* command(sagaId, { _tag: "CompleteStep", step: step.step, output: exit.value, cause, at: done }, commandId)
           yield* Metric.increment(Metric.tagged(kindAttempts, "outcome", "succeeded"))
@@ -253,7 +283,7 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
           onNone: () => `the step failed unexpectedly: ${String(Cause.squash(exit.cause))}`
         })
         const attempt = step.attempts + 1
-        const commandId = commandIdForKey(sagaScope(sagaId), `fail:${step.step}:${attempt}`)
+        const commandId = commandIdForKey(sagaScope(name, sagaId), `fail:${step.step}:${attempt}`)
         const result = yield* command(
           sagaId,
           { _tag: "FailStep", step: step.step, error, cause: commandEventId(commandId, 0), at: done },
@@ -294,7 +324,7 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
             ...steps.map((step) => runStep(sagaId, step)),
             ...timers.map((timer) => {
               const dueAt = saga.state.timers[timer]!
-              const commandId = commandIdForKey(sagaScope(sagaId), `timer:${timer}:${dueAt}`)
+              const commandId = commandIdForKey(sagaScope(name, sagaId), `timer:${timer}:${dueAt}`)
               return command(sagaId, { _tag: "FireTimer", timer, cause: commandEventId(commandId, 0), at }, commandId)
             })
           ], { concurrency: "unbounded" })
@@ -349,25 +379,5 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
         : Effect.never
     ], { concurrency: "unbounded", discard: true }).pipe(Effect.annotateLogs({ component: "process-manager", process: name }))
 
-    /** An operator's request: run the parked steps again. */
-    const retry = (sagaId: string, by: string) =>
-      Effect.gen(function*() {
-        const commandId = commandIdForKey(sagaScope(sagaId), `resume:${yield* Clock.currentTimeMillis}`)
-        const at = iso(yield* Clock.currentTimeMillis)
-        const result = yield* command(sagaId, { _tag: "Resume", by, cause: commandEventId(commandId, 0), at }, commandId)
-        yield* kick
-        return result
-      })
-
-    /** An operator's request: undo what the saga did. */
-    const compensate = (sagaId: string, by: string) =>
-      Effect.gen(function*() {
-        const commandId = commandIdForKey(sagaScope(sagaId), `compensate:${yield* Clock.currentTimeMillis}`)
-        const at = iso(yield* Clock.currentTimeMillis)
-        const result = yield* command(sagaId, { _tag: "Compensate", by, cause: commandEventId(commandId, 0), at }, commandId)
-        yield* kick
-        return result
-      })
-
-    return { name, run, retry, compensate, observe, wake } as const
+    return { name, run, observe, wake } as const
   })

@@ -51,7 +51,7 @@ const describeEvents = (events: ReadonlyArray<unknown>) =>
  */
 export const given = <State, Command extends { readonly _tag: string }, Event extends { readonly _tag: string }>(
   definition: AggregateDefinition<State, Command, Event>,
-  history: ReadonlyArray<Event>
+  history: ReadonlyArray<NoInfer<Event>>
 ): DeciderGiven<Command, Event> => ({
   when: (command) => {
     const decision = definition.decide(command, fold(definition.evolve, definition.initialState, history))

@@ -4,7 +4,7 @@
  */
 import { orderEvents } from "../../src/domain/order/events.js"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { randomUUID } from "node:crypto"
 import {
   type ApiResponse,
@@ -21,6 +21,9 @@ import {
   serverLayer
 } from "../support/http.js"
 import { adminToken, token } from "../support/auth.js"
+import { testConfig } from "../support/layers.js"
+import { recordCapture } from "../support/orders.js"
+import { RuntimeLive } from "../../src/app.js"
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -40,9 +43,9 @@ const timeline = (orderId: string) =>
     return response.json as Array<any>
   })
 
-layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
+layer(Layer.merge(serverLayer(), RuntimeLive.pipe(Layer.provide(testConfig()))), { excludeTestServices: true })("HTTP API", (it) => {
   describe("an order's life", () => {
-    it.effect("goes placed → item added → item removed → confirmed → paid → shipped → delivered, one version and one event per step", () =>
+    it.effect("goes placed → item added → item removed → confirmed → payment pending → paid → shipped → delivered, one version and one event per step", () =>
       Effect.gen(function*() {
         // The customer orders and pays; someone of staff ships and delivers. Each event records who.
         const customerId = randomUUID()
@@ -78,14 +81,14 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
         })
 
         /** Sends a command with If-Match at the current version; it must answer the next version. */
-        const step = (method: "POST" | "DELETE", path: string, from: number, body?: unknown, as = customer) =>
+        const step = (method: "POST" | "DELETE", path: string, from: number, body?: unknown, as = customer, status = 200) =>
           Effect.gen(function*() {
             const response = yield* call(method, `/orders/${orderId}${path}`, {
               token: as,
               ...(body === undefined ? {} : { body }),
               headers: { "if-match": etag(from), ...tracing() }
             })
-            expect(response.status, `${method} ${path}: ${response.text}`).toBe(200)
+            expect(response.status, `${method} ${path}: ${response.text}`).toBe(status)
             expect(response.json).toEqual({ orderId, version: from + 1 })
             expect(response.headers.get("etag")).toBe(etag(from + 1))
             return yield* getOrder(orderId)
@@ -104,16 +107,19 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
           version: 3
         })
         expect(yield* step("POST", "/confirm", 3)).toMatchObject({ status: "confirmed", version: 4 })
-        expect(yield* step("POST", "/pay", 4, { amountCents: 500, method: "card" })).toMatchObject({
-          status: "paid",
+        expect(yield* step("POST", "/pay", 4, { amountCents: 500, method: "card" }, customer, 202)).toMatchObject({
+          status: "paymentPending",
           version: 5
         })
-        expect(yield* step("POST", "/ship", 5, { carrier: "UPS", trackingNumber: "1Z999AA10123456784" }, staff)).toMatchObject({
+        // The fulfilment saga records the capture (test/e2e/fulfilment.test.ts runs the real one).
+        yield* recordCapture(orderId)
+        expect(yield* getOrder(orderId)).toMatchObject({ status: "paid", version: 6 })
+        expect(yield* step("POST", "/ship", 6, { carrier: "UPS", trackingNumber: "1Z999AA10123456784" }, staff)).toMatchObject({
           status: "shipped",
           shipment: { carrier: "UPS", trackingNumber: "1Z999AA10123456784" },
-          version: 6
+          version: 7
         })
-        expect(yield* step("POST", "/deliver", 6, undefined, staff)).toMatchObject({ status: "delivered", totalCents: 500, version: 7 })
+        expect(yield* step("POST", "/deliver", 7, undefined, staff)).toMatchObject({ status: "delivered", totalCents: 500, version: 8 })
 
         const events = yield* timeline(orderId)
         expect(events.map((event) => [event.version, event.type])).toEqual([
@@ -121,13 +127,15 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
           [2, "ItemAdded"],
           [3, "ItemRemoved"],
           [4, "OrderConfirmed"],
-          [5, "OrderPaid"],
-          [6, "OrderShipped"],
-          [7, "OrderDelivered"]
+          [5, "PaymentRequested"],
+          [6, "OrderPaid"],
+          [7, "OrderShipped"],
+          [8, "OrderDelivered"]
         ])
-        expect(events.map((event) => event.metadata.correlationId)).toEqual(correlationIds)
+        expect(events.map((event) => event.metadata.correlationId)).toEqual([...correlationIds.slice(0, 5), orderId, ...correlationIds.slice(5)])
         expect(events.map((event) => [event.metadata.userId, event.metadata.role])).toEqual([
           ...Array.from({ length: 5 }, () => [customerId, "customer"]),
+          [null, "service"],
           [staffId, "staff"],
           [staffId, "staff"]
         ])
@@ -141,7 +149,8 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
         const positions = events.map((event) => event.globalPosition as number)
         expect(positions).toEqual([...positions].sort((a, b) => a - b))
         expect(events[0].data).toMatchObject({ customerId, currency: "EUR", lines: [{ sku: "A-1", quantity: 2 }] })
-        expect(events[4].data).toMatchObject({ amountCents: 500, paymentMethod: "card", installments: 1 })
+        expect(events[4].data).toMatchObject({ attempt: 1, amountCents: 500, method: "card" })
+        expect(events[5].data).toMatchObject({ amountCents: 500, paymentMethod: "card", installments: 1 })
       }))
 
     it.effect("a placed order can be cancelled with a reason, and a cancelled order refuses further commands", () =>
@@ -151,7 +160,7 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
         expect(cancelled.status, cancelled.text).toBe(200)
         expect(cancelled.json).toEqual({ orderId, version: 2 })
         expect(cancelled.headers.get("etag")).toBe(etag(2))
-        expect(yield* getOrder(orderId)).toMatchObject({ status: "cancelled", cancellationReason: "changed my mind", version: 2 })
+        expect(yield* getOrder(orderId)).toMatchObject({ status: "cancelled", cancelReason: "changed my mind", version: 2 })
 
         expectError(yield* post(`/orders/${orderId}/confirm`), 422, { error: "rule_violated", rule: "order-cancelled" })
         const events = yield* timeline(orderId)
@@ -502,7 +511,7 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
         const trickyReason = `🎉 ünïcödé — 取消 \u{1F600} said "reason": {"reason":"no"}, \\`
         const cancelled = yield* post(`/orders/${orderId}/cancel`, { body: { reason: trickyReason } })
         expect(cancelled.status, cancelled.text).toBe(200)
-        expect(yield* getOrder(orderId)).toMatchObject({ cancellationReason: trickyReason })
+        expect(yield* getOrder(orderId)).toMatchObject({ cancelReason: trickyReason })
       }))
   })
 
@@ -538,6 +547,8 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
           "/orders/{orderId}/ship",
           "/orders/{orderId}/deliver",
           "/orders/{orderId}/cancel",
+          "/orders/{orderId}/fulfilment",
+          "/inventory/{sku}",
           "/health",
           "/ready"
         ]))
@@ -545,7 +556,7 @@ layer(serverLayer(), { excludeTestServices: true })("HTTP API", (it) => {
           expect.arrayContaining(["201", "400", "409", "413", "415", "422", "503"])
         )
         expect(Object.keys(spec.paths["/orders/{orderId}/pay"].post.responses)).toEqual(
-          expect.arrayContaining(["200", "400", "404", "409", "422", "503"])
+          expect.arrayContaining(["202", "400", "404", "409", "422", "503"])
         )
       }))
 

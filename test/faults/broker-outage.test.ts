@@ -42,7 +42,7 @@ const steadyTraffic = (state: { stop: boolean }) =>
     }
   })
 
-const NOTIFIED = new Set(["OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered"])
+const NOTIFIED = new Set(["OrderConfirmed", "PaymentRequested", "OrderPaid", "OrderShipped", "OrderDelivered"])
 
 /** Waits until `destination`'s cursor has passed every event stored so far (at least one). */
 const caughtUp = (destination: Outbox.Destination) =>

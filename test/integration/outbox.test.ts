@@ -71,15 +71,20 @@ layer(Outbox.layer.pipe(Layer.provideMerge(appOnEnvironment({ relay: true }))), 
         expect(event.metadata.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
       }
 
-      const notified = stored.filter((event) => ["OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered"].includes(event.type))
+      const notificationOf: Record<string, string> = {
+        OrderConfirmed: "confirmed",
+        PaymentRequested: "payment-pending",
+        OrderPaid: "paid",
+        OrderShipped: "shipped",
+        OrderDelivered: "delivered"
+      }
+      const notified = stored.filter((event) => event.type in notificationOf)
       const tasks = yield* readQueue(names, (messages) => messages.length >= notified.length)
       expect(tasks.length).toBe(notified.length)
       const tasksById = new Map(tasks.map((task) => [task.properties.messageId, task]))
       for (const event of notified) {
         const task = tasksById.get(event.eventId)!
-        const name = { OrderConfirmed: "confirmed", OrderPaid: "paid", OrderShipped: "shipped", OrderDelivered: "delivered" }[
-          event.type as "OrderConfirmed"
-        ]
+        const name = notificationOf[event.type]
         expect(task.routingKey).toBe(`order.${name}`)
         expect(task.properties).toMatchObject({
           deliveryMode: 2,

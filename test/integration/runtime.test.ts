@@ -225,15 +225,16 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
       const placed = yield* nodeA.execute(id, placeOrder(), options())
       yield* nodeB.execute(id, OrderCommand.Confirm({ at }), options())
       // A's cache says "placed", where paying is refused; the store says "confirmed".
-      const paid = yield* nodeA.execute(id, OrderCommand.Pay({ amountCents: placed.state.totalCents, method: "card", at }), options())
-      expect(paid).toMatchObject({ version: 3, state: { status: "paid" } })
+      const asked = yield* nodeA.execute(id, OrderCommand.Pay({ amountCents: placed.state.totalCents, method: "card", at }), options())
+      expect(asked).toMatchObject({ version: 3, state: { status: "paymentPending" } })
+      yield* nodeB.execute(id, OrderCommand.RecordPayment({ attempt: 1, at }), options())
       // The same in a mailbox batch of refusals: decided again, alone, on the newer state.
       yield* nodeB.execute(id, OrderCommand.Ship({ carrier: "DHL", trackingNumber: "JD0146", at }), options())
       const delivered = yield* Effect.all(
         [nodeA.execute(id, OrderCommand.Deliver({ at }), options()), Effect.exit(nodeA.execute(id, OrderCommand.Deliver({ at }), options()))],
         { concurrency: "unbounded" }
       )
-      expect(delivered[0]).toMatchObject({ version: 5, state: { status: "delivered" } })
+      expect(delivered[0]).toMatchObject({ version: 6, state: { status: "delivered" } })
     }))
 
   it.scoped("two nodes hammering the same orders lose no acknowledged command", () =>

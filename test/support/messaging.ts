@@ -132,11 +132,12 @@ export const readQueue = (names: Topology, done: (messages: ReadonlyArray<AmqpMe
     }
   })
 
-/** An order's whole life after placing it: 5 more events, 4 of them notifications. */
+/** An order's whole life after placing it: 6 more events, 5 of them notifications (its payment recorded as the saga would). */
 export const orderLifeAfterPlacing = (totalCents: number): ReadonlyArray<OrderCommand> => [
   OrderCommand.AddItem({ sku: "B", quantity: 2, unitPriceCents: 250, at }),
   OrderCommand.Confirm({ at }),
   OrderCommand.Pay({ amountCents: totalCents + 500, method: "card", at }),
+  OrderCommand.RecordPayment({ attempt: 1, at }),
   OrderCommand.Ship({ carrier: "DHL", trackingNumber: "JD0146", at }),
   OrderCommand.Deliver({ at })
 ]

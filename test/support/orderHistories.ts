@@ -7,6 +7,10 @@ export type Intent =
   | { readonly kind: "remove"; readonly sku: string }
   | { readonly kind: "confirm" }
   | { readonly kind: "pay"; readonly exact: boolean }
+  /** The payment's outcome, as the fulfilment saga records it. */
+  | { readonly kind: "captured" }
+  | { readonly kind: "declined" }
+  | { readonly kind: "refund" }
   | { readonly kind: "ship" }
   | { readonly kind: "deliver" }
   | { readonly kind: "cancel" }
@@ -18,6 +22,9 @@ export const intent: fc.Arbitrary<Intent> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("remove" as const), sku }) },
   { weight: 1, arbitrary: fc.constant({ kind: "confirm" as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("pay" as const), exact: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "captured" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "declined" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "refund" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "ship" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "deliver" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "cancel" as const }) }
@@ -47,6 +54,12 @@ export const toCommand = (intent: Intent, state: OrderState): OrderCommand => {
       return OrderCommand.Confirm({ at })
     case "pay":
       return OrderCommand.Pay({ amountCents: intent.exact ? state.totalCents : state.totalCents + 1, method: "card", at })
+    case "captured":
+      return OrderCommand.RecordPayment({ attempt: state.pendingPayment?.attempt ?? state.paymentAttempts, at })
+    case "declined":
+      return OrderCommand.DeclinePayment({ attempt: state.pendingPayment?.attempt ?? state.paymentAttempts, reason: "card declined", at })
+    case "refund":
+      return OrderCommand.RecordRefund({ amountCents: state.payment?.amountCents ?? state.totalCents, at })
     case "ship":
       return OrderCommand.Ship({ carrier: "UPS", trackingNumber: "1Z999", at })
     case "deliver":

@@ -1,6 +1,7 @@
 /** Order commands and runtime settings for runtime tests. */
 import { Duration, Effect } from "effect"
 import { randomUUID } from "node:crypto"
+import { OrderActors } from "../../src/aggregates.js"
 import type { RuntimeSettings } from "../../src/config.js"
 import { OrderCommand, type OrderEvent, type OrderState } from "../../src/domain/order/index.js"
 import type { ActorSystem } from "../../src/runtime/ActorSystem.js"
@@ -40,4 +41,17 @@ export const runScript = (
       yield* Effect.exit(orders.execute(id, toCommand(intent, state), options()))
     }
     return id
+  })
+
+/**
+ * Records an order's pending payment as captured, as the fulfilment saga does once the provider
+ * captured it: for tests on the shared database, where no saga runs (see vitest.config.ts).
+ */
+export const recordCapture = (orderId: string) =>
+  Effect.gen(function*() {
+    const orders = yield* OrderActors
+    const { state } = yield* orders.read(orderId)
+    return yield* orders.execute(orderId, OrderCommand.RecordPayment({ attempt: state.paymentAttempts, at }), {
+      metadata: { correlationId: orderId, causationId: null, userId: null, role: "service" }
+    })
   })

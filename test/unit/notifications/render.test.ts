@@ -22,7 +22,10 @@ describe("rendering push notifications", () => {
     ["paid", { amountCents: 399, currency: "USD", method: "card" }, "Payment received", "We received your payment of $3.99 by card."],
     ["shipped", { carrier: "DHL", trackingNumber: "JD0146" }, "Your order is on its way", "Shipped with DHL. Tracking number: JD0146."],
     ["delivered", {}, "Delivered", "Your order has been delivered. Enjoy!"],
-    ["cancelled", { reason: "out of stock" }, "Order cancelled", "Your order was cancelled: out of stock."]
+    ["cancelled", { reason: "out of stock" }, "Order cancelled", "Your order was cancelled: out of stock."],
+    ["payment-pending", { amountCents: 1250, currency: "EUR", method: "card" }, "Payment in progress", "We are processing your payment of €12.50."],
+    ["payment-declined", { reason: "card declined" }, "Payment declined", "Your payment was declined (card declined). Your order is kept; you can pay again."],
+    ["refunded", { amountCents: 1250, currency: "EUR" }, "Refund issued", "We refunded €12.50 to you."]
   ] as const)("%s: a title and a body addressed to the customer", (name, details, title, body) => {
     expect(renderNotification(task(name, details))).toEqual(Either.right({
       to: "customer-7",
@@ -33,7 +36,8 @@ describe("rendering push notifications", () => {
   })
 
   it.each([
-    [task("refunded", {}), 'no template for notification "refunded"'],
+    [task("returned", {}), 'no template for notification "returned"'],
+    [task("refunded", { currency: "EUR" }), "details.amountCents is missing"],
     [task("shipped", { carrier: "DHL" }), "details.trackingNumber is missing"],
     [task("confirmed", { totalCents: 12.5, currency: "EUR" }), "details.totalCents is missing"],
     [task("confirmed", { totalCents: 100, currency: "EURO" }), "details.currency EURO is not a currency code"],
