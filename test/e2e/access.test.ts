@@ -8,6 +8,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { randomUUID } from "node:crypto"
 import * as HttpApi from "@effect/platform/HttpApi"
+import { FulfilmentSagas } from "../../src/aggregates.js"
 import { RuntimeLive, StoreLive } from "../../src/app.js"
 import { recordCapture } from "../support/orders.js"
 import { Api } from "../../src/http/Api.js"
@@ -47,13 +48,13 @@ const invalidCallers = [
 const callers: ReadonlyArray<Caller> = [...invalidCallers, "owner", "another customer", "staff", "admin", "service"]
 
 /** The state an order must be in for the endpoint's command to be possible. */
-type Stage = "new" | "placed" | "confirmed" | "paid" | "shipped"
+type Stage = "new" | "stocked" | "placed" | "confirmed" | "fulfilling" | "paid" | "shipped"
 
 interface Endpoint {
   readonly name: string
   readonly stage: Stage
   readonly request: (orderId: string, ownerId: string, sku: string) => {
-    readonly method: "GET" | "POST" | "DELETE"
+    readonly method: "GET" | "POST" | "DELETE" | "PUT"
     readonly path: string
     readonly body?: unknown
   }
@@ -131,6 +132,24 @@ const endpoints: ReadonlyArray<Endpoint> = [
     expected: { owner: 200, "another customer": 404, staff: 200, admin: 200, service: 200 }
   },
   {
+    name: "GET /orders/{orderId}/fulfilment",
+    stage: "fulfilling",
+    request: (orderId) => ({ method: "GET", path: `/orders/${orderId}/fulfilment` }),
+    expected: { owner: 200, "another customer": 404, staff: 200, admin: 200, service: 200 }
+  },
+  {
+    name: "PUT /inventory/{sku}",
+    stage: "new",
+    request: (_orderId, _ownerId, sku) => ({ method: "PUT", path: `/inventory/${sku}`, body: { onHand: 5 } }),
+    expected: { owner: 403, "another customer": 403, staff: 200, admin: 200, service: 200 }
+  },
+  {
+    name: "GET /inventory/{sku}",
+    stage: "stocked",
+    request: (_orderId, _ownerId, sku) => ({ method: "GET", path: `/inventory/${sku}` }),
+    expected: { owner: 200, "another customer": 200, staff: 200, admin: 200, service: 200 }
+  },
+  {
     name: "GET /orders/{orderId}/summary",
     stage: "paid",
     request: (orderId) => ({ method: "GET", path: `/orders/${orderId}/summary?waitMs=0` }),
@@ -180,10 +199,33 @@ const tokenOf = (caller: Caller, ownerId: string): Promise<string | null> => {
 
 const stages: ReadonlyArray<Stage> = ["placed", "confirmed", "paid", "shipped"]
 
+/**
+ * Starts the order's fulfilment saga as the process manager's feed would, without running its steps
+ * (no process manager runs on the shared database): enough for its view to exist.
+ */
+const startSaga = (orderId: string) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const confirmed = (yield* store.readStream(orderId)).find((event) => event.type === "OrderConfirmed")!
+    const sagas = yield* FulfilmentSagas
+    yield* sagas.execute(orderId, {
+      _tag: "Observe",
+      event: { eventId: confirmed.eventId, streamType: "order", streamId: orderId, type: confirmed.type, data: confirmed.data },
+      cause: confirmed.eventId,
+      at: new Date().toISOString()
+    }, { metadata: { correlationId: orderId, causationId: confirmed.eventId, userId: null, role: "service" } })
+  })
+
 /** An order of `ownerId` taken to `stage` by an admin, in the read model too; gives its id. */
 const orderAt = (stage: Stage, ownerId: string, sku: string) =>
   Effect.gen(function*() {
     if (stage === "new") return randomUUID()
+    if (stage === "stocked") {
+      const stocked = yield* call("PUT", `/inventory/${sku}`, { body: { onHand: 3 } })
+      expect(stocked.status, stocked.text).toBe(200)
+      return randomUUID()
+    }
+
     // Two lines, so that one can be removed.
     const placed = yield* call("POST", "/orders", { body: { customerId: ownerId, lines: [line(sku), line("SPARE")], currency: "EUR" } })
     expect(placed.status, placed.text).toBe(201)
@@ -193,12 +235,13 @@ const orderAt = (stage: Stage, ownerId: string, sku: string) =>
       ["pay", { amountCents: 200, method: "card" }],
       ["ship", { carrier: "DHL", trackingNumber: "TRACK-0" }]
     ]
-    for (const [path, body] of steps.slice(0, stages.indexOf(stage))) {
+    for (const [path, body] of steps.slice(0, stages.indexOf(stage === "fulfilling" ? "confirmed" : stage))) {
       const response = yield* call("POST", `/orders/${orderId}/${path}`, body === undefined ? {} : { body })
       expect(response.status, response.text).toBe(path === "pay" ? 202 : 200)
       // Paid once its capture is recorded, as the fulfilment saga does.
       if (path === "pay") yield* recordCapture(orderId)
     }
+    if (stage === "fulfilling") yield* startSaga(orderId)
     const store = yield* EventStore
     yield* projectEvents((yield* store.readStream(orderId)).map(fromRecorded))
     return orderId

@@ -2,16 +2,19 @@
  * The history check: many clients take orders through their lives over HTTP, against two `serve`
  * processes (each with its relay and projector) and a notification worker, while the harness cuts
  * commit replies, makes PostgreSQL half-open, kills processes with SIGKILL and restarts RabbitMQ and
- * Kafka. Clients behave as the README tells them to: every command carries an Idempotency-Key and is
- * retried with it, on either node, after a 503 or a broken connection. Afterwards the whole history
- * is judged, not a count: what each client was told against what the store holds, Kafka's raw
- * sequence per key, every push, and the read model. Its first run found a bug no other test had:
+ * Kafka. Both nodes run the fulfilment saga against the local payment provider: a payment asked for
+ * is taken by whichever node's process manager gets to it, through the same faults. Clients behave
+ * as the README tells them to: every command carries an Idempotency-Key and is retried with it, on
+ * either node, after a 503 or a broken connection. Afterwards the whole history is judged, not a
+ * count: what each client was told against what the store holds, Kafka's raw sequence per key, every
+ * push, the read model, one capture per paid order and the stock each order holds or moved. Its first run found a bug no other test had:
  * a node refusing a command on its cached state after the other node had moved the order on.
  *
  * About a minute in `make test`; `make soak` runs it for HISTORY_SECONDS (600 by default).
  */
 import { service } from "../support/faults/services.js"
 import { expect, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
 import { Context, Duration, Effect, Fiber, Layer, Ref, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import http from "node:http"
@@ -22,6 +25,8 @@ import { StoreLive } from "../../src/app.js"
 import { fold } from "../../src/domain/aggregate.js"
 import { orderAggregate } from "../../src/domain/order/index.js"
 import { EventStore, type RecordedEvent } from "../../src/eventstore/EventStore.js"
+import { startDevPaymentProvider } from "../../src/payments/DevPaymentProvider.js"
+import { paymentIdOf } from "../../src/processes/fulfilment/definition.js"
 import * as Outbox from "../../src/outbox/OutboxStore.js"
 import * as OrderSummaries from "../../src/projections/OrderSummaries.js"
 import { commitCutProxy, throughProxy } from "../support/faults/commitCutProxy.js"
@@ -31,7 +36,10 @@ import { messagingEnvironment, readTopic, TestMessaging, versionsByKey } from ".
 
 const SECONDS = Number(process.env["HISTORY_SECONDS"] ?? 60)
 const CLIENTS = 12
-const NOTIFIED = new Set(["OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered", "OrderCancelled"])
+const NOTIFIED = new Set(["OrderConfirmed", "PaymentRequested", "OrderPaid", "OrderShipped", "OrderDelivered", "OrderCancelled"])
+/** Units of each SKU an order's life takes, and the stock set before the run. */
+const LINES: Readonly<Record<string, number>> = { A: 1, B: 2, C: 1 }
+const STOCK = 1_000_000
 
 
 /** What a client was finally told about one command. */
@@ -68,7 +76,8 @@ const life = (customerId: string) => [
   { path: "/items", body: { sku: "B", quantity: 2, unitPriceCents: 250 } },
   { path: "/items", body: { sku: "C", quantity: 1, unitPriceCents: 400 } },
   { path: "/confirm", body: undefined },
-  { path: "/pay", body: { amountCents: 1000, method: "card" } },
+  // Accepted (202); the client waits for the saga to record it paid before it ships.
+  { path: "/pay", body: { amountCents: 1000, method: "card" }, awaitStatus: "paid" },
   { path: "/ship", body: { carrier: "DHL", trackingNumber: "JD0146" } },
   { path: "/deliver", body: undefined }
 ]
@@ -84,6 +93,10 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
     const cutting = yield* commitCutProxy({ host: database.hostname, port: Number(database.port || 5432) })
     const halfOpening = yield* Effect.flatMap(toxiproxy, (server) => server.proxy(`pg-history-${randomUUID().slice(0, 8)}`, `${database.hostname}:${database.port || 5432}`))
     const gateway = yield* countingGateway
+    const provider = yield* Effect.acquireRelease(
+      Effect.promise(() => startDevPaymentProvider({ port: 0 })),
+      (sink) => Effect.promise(() => sink.close())
+    )
 
     const common = {
       ...authEnvironment,
@@ -93,7 +106,16 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
       MESSAGING_PREFIX: env.prefix,
       OUTBOX_POLL_INTERVAL: "200 millis",
       APPEND_TIMEOUT: "2 seconds",
-      PG_STATEMENT_TIMEOUT: "5 seconds"
+      PG_STATEMENT_TIMEOUT: "5 seconds",
+      // The run's database is its own: its process managers fulfil only this run's orders.
+      PROCESS_MANAGER: "true",
+      PAYMENT_PROVIDER_URL: provider.url,
+      PAYMENT_TIMEOUT: "3 seconds",
+      SAGA_POLL_INTERVAL: "200 millis",
+      SAGA_RETRY_BASE_DELAY: "200 millis",
+      SAGA_RETRY_MAX_DELAY: "5 seconds",
+      SAGA_MAX_ATTEMPTS: "1000",
+      RESERVATION_TTL: "1 hour"
     }
     const LISTENING = /Listening on http:\/\/[^:"]+:(\d+)/
     /** The two nodes' base URLs; undefined while a node is down. */
@@ -134,6 +156,15 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
     })
     yield* Effect.all([startNode(0), startNode(1)], { concurrency: 2 })
     let worker = yield* startWorker
+    for (const sku of Object.keys(LINES)) {
+      const response = yield* Effect.promise(() =>
+        fetch(`${nodes[0]}/inventory/${sku}`, {
+          method: "PUT",
+          headers: { ...bearer(adminToken), "content-type": "application/json" },
+          body: JSON.stringify({ onHand: STOCK })
+        }))
+      expect(response.status).toBe(200)
+    }
 
     // The clients: each takes orders through their lives, every command with its own key and id.
     const sent = yield* Ref.make<ReadonlyArray<Sent>>([])
@@ -155,6 +186,16 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
         } catch {
           return { status: 0, json: undefined as any }
         }
+      })
+    /** Polls the order until it shows `status` (through faults, on either node); false after 60 s, or once the run stops. */
+    const awaitStatus = (orderId: string, status: string) =>
+      Effect.gen(function*() {
+        for (let attempt = 0; attempt < 240 && !stop.now; attempt++) {
+          const response = yield* request("GET", `/orders/${orderId}`, undefined, {})
+          if (response.status === 200 && response.json?.status === status) return true
+          yield* Effect.sleep("250 millis")
+        }
+        return false
       })
     const client = Effect.gen(function*() {
       while (!stop.now) {
@@ -185,6 +226,13 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
           if (orderId === undefined) break
           yield* Ref.update(sent, (all) => [...all, { orderId: orderId!, commandId, answer, ...(version === undefined ? {} : { version }) }])
           if (answer !== "acknowledged") break
+          if (step.awaitStatus !== undefined) {
+            const reached = yield* awaitStatus(orderId, step.awaitStatus)
+            if (!reached) {
+              if (!stop.now) refusals.push(`${orderId}: not ${step.awaitStatus} within 60 s of its payment`)
+              break
+            }
+          }
         }
       }
     })
@@ -218,6 +266,15 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
     cutting.cutWithProbability(0)
     expect(cutting.cuts()).toBeGreaterThan(0)
 
+    // The sagas settle: nothing due but the reservations' expiry, an hour away; no step parked.
+    const sql = Context.get(judgeContext, SqlClient.SqlClient)
+    yield* sql<{ unsettled: number }>`
+      SELECT count(*)::int AS unsettled FROM process_instances
+      WHERE status = 'parked' OR (status = 'running' AND next_wake_at < now() + interval '30 minutes')`.pipe(
+      Effect.filterOrFail((rows) => rows[0]!.unsettled === 0, () => new Error("sagas still have steps to run")),
+      Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 240 })
+    )
+
     // Judging the history.
     const answers = yield* Ref.get(sent)
     const orderIds = [...new Set(answers.map((a) => a.orderId))]
@@ -239,6 +296,30 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
       if (a.answer === "acknowledged") expect(copies.map((event) => event.version), a.commandId).toEqual([a.version])
       else if (a.answer === "refused") expect(copies, a.commandId).toEqual([])
       else expect(copies.length).toBeLessThanOrEqual(1)
+    }
+
+    // Each order's payment was taken once, and only for orders now paid; each SKU holds what the
+    // orders waiting to ship reserved, and has moved what the shipped ones took.
+    const statuses = new Map<string, string>()
+    for (const [id, events] of stored) {
+      const decoded = events.map((event) => {
+        const result = orderAggregate.events.decode(event)
+        if (result._tag === "Left") throw new Error(result.left.reason)
+        return result.right
+      })
+      const state = fold(orderAggregate.evolve, orderAggregate.initialState, decoded)
+      statuses.set(id, state.status)
+      const taken = Array.from({ length: state.paymentAttempts }, (_, i) => provider.payment(paymentIdOf(id, i + 1)))
+      const captures = taken.reduce((n, payment) => n + (payment?.captures ?? 0), 0)
+      const refunds = taken.reduce((n, payment) => n + (payment?.refunds ?? 0), 0)
+      const paid = ["paid", "shipped", "delivered"].includes(state.status)
+      expect({ id, status: state.status, captures, refunds }).toEqual({ id, status: state.status, captures: paid ? 1 : 0, refunds: 0 })
+    }
+    const holding = [...statuses.values()].filter((status) => ["confirmed", "paymentPending", "paid"].includes(status)).length
+    const shipped = [...statuses.values()].filter((status) => ["shipped", "delivered"].includes(status)).length
+    for (const [sku, units] of Object.entries(LINES)) {
+      const stock = yield* request("GET", `/inventory/${sku}`, undefined, {})
+      expect({ sku, ...stock.json }).toMatchObject({ sku, onHand: STOCK - units * shipped, reserved: units * holding })
     }
 
     // The outbox drains; Kafka holds every event exactly once, each key's in version order.

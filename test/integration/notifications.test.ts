@@ -214,12 +214,12 @@ layer(Environment, { excludeTestServices: true })("notification worker", (it) =>
       push.answerWith(() => ({ status: 200 }))
       const notJson = randomUUID()
       const invalid = randomUUID()
-      const unknown = newTask({ notification: "refunded" })
+      const unknown = newTask({ notification: "returned" })
       const good = newTask()
       yield* publishRaw(names, [
         { routingKey: "order.shipped", messageId: notJson, content: "{not json" },
         { routingKey: "order.shipped", messageId: invalid, content: JSON.stringify({ ...newTask(), customerId: 42 }) },
-        { routingKey: "order.refunded", messageId: unknown.eventId, content: JSON.stringify(unknown) }
+        { routingKey: "order.returned", messageId: unknown.eventId, content: JSON.stringify(unknown) }
       ])
       yield* publishTasks(names, [good])
       yield* eventually("the good task was pushed", deliveredFor(push, good.eventId), (received) => received.length === 1)
@@ -231,7 +231,7 @@ layer(Environment, { excludeTestServices: true })("notification worker", (it) =>
       const reasonOf = (id: string) => letters.find((letter) => letter.eventId === id)!.reason
       expect(reasonOf(notJson)).toMatch(/cannot decode the task/)
       expect(reasonOf(invalid)).toMatch(/cannot decode the task[\s\S]*customerId/)
-      expect(reasonOf(unknown.eventId)).toBe('no template for notification "refunded"')
+      expect(reasonOf(unknown.eventId)).toBe('no template for notification "returned"')
       expect(yield* requestsFor(push, unknown.eventId)).toHaveLength(0)
       expect(yield* queueDepth(names.pushQueue)).toBe(0)
     }))

@@ -34,13 +34,13 @@ layer(Outbox.layer.pipe(Layer.provideMerge(appOnEnvironment({ relay: true }))), 
       const { names } = yield* TestMessaging
       const ids = yield* runOrderLives(20)
       const stored = (yield* allEvents).filter((event) => ids.includes(event.streamId))
-      expect(stored.length).toBe(20 * 6)
+      expect(stored.length).toBe(20 * 7)
 
       const received = yield* readTopic(names.eventsTopic("order"), (messages) => messages.length >= stored.length)
       expect(received.length).toBe(stored.length)
       for (const [key, versions] of versionsByKey(received)) {
         expect(ids).toContain(key)
-        expect(versions).toEqual([1, 2, 3, 4, 5, 6])
+        expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7])
       }
       // The envelope and headers are the stored event, in the published contract's shape.
       const byId = new Map(received.map((message) => [message.value.eventId, message]))

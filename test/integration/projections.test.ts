@@ -87,7 +87,7 @@ layer(environment(Layer.mergeAll(RelayLive, ProjectorLive)), { excludeTestServic
     Effect.gen(function*() {
       const ids = yield* orderLives(20)
       const rows = yield* readModelMatchesStore(ids)
-      for (const row of rows.values()) expect(row).toMatchObject({ status: "delivered", lastVersion: 6, itemCount: 3 })
+      for (const row of rows.values()) expect(row).toMatchObject({ status: "delivered", lastVersion: 7, itemCount: 3 })
     }))
 
   it.effect("duplicated and replayed Kafka messages leave the read model unchanged", () =>

@@ -26,7 +26,7 @@ layer(Environment, { excludeTestServices: true, timeout: "120 seconds" })("relay
       const outbox = yield* Outbox.OutboxStore
       yield* orderLives(30, 8)
       const stored = yield* allEvents
-      expect(stored.length).toBe(180)
+      expect(stored.length).toBe(30 * 7)
 
       const crashing = yield* relayProcess(env, { OUTBOX_CRASH_AFTER_PUBLISH: "events", OUTBOX_BATCH_SIZE: "50" })
       expect(yield* crashing.exited).toEqual({ code: null, signal: "SIGKILL" })
