@@ -189,7 +189,11 @@ const SagasOn = Layer.scopedDiscard(
       concurrency: config.sagas.concurrency,
       // Longer than any step's attempt: a provider call's timeout, plus the step's own.
       lease: Duration.sum(Duration.sum(config.payments.timeout, config.sagas.stepTimeout), Duration.seconds(5)),
-      feed: true
+      feed: true,
+      crashAt: Option.getOrUndefined(Option.map(config.sagas.crashAt, (value) => {
+        const [kind, moment] = value.split(":") as [string, "before" | "after"]
+        return { kind, moment }
+      }))
     })
     yield* Effect.forkScoped(manager.run)
   })

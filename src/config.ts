@@ -303,7 +303,17 @@ export const appConfig = Config.all({
     /** How often the process manager looks for due steps and timers when nothing woke it. */
     pollInterval: withDefault(Config.duration("SAGA_POLL_INTERVAL"), Duration.seconds(1)),
     /** Sagas worked on at once by each process. */
-    concurrency: positiveInt("SAGA_CONCURRENCY", 64)
+    concurrency: positiveInt("SAGA_CONCURRENCY", 64),
+    /**
+     * Fault injection for the test suite: `<step kind>:before` or `<step kind>:after` — the process
+     * kills itself when a step of that kind is about to run, or has run and its result is not yet recorded.
+     */
+    crashAt: Config.option(
+      Config.string("SAGA_CRASH_AT").pipe(Config.validate({
+        message: "must be <step kind>:before or <step kind>:after",
+        validation: (value) => /^[a-z-]+:(before|after)$/.test(value)
+      }))
+    )
   }),
   /**
    * This node as a runner of the cluster (`serve`): where the other nodes reach it. Every node of a

@@ -68,6 +68,8 @@ export interface ProcessManagerSettings {
   readonly lease: Duration.Duration
   /** Whether this process also competes to run the feed. */
   readonly feed: boolean
+  /** Fault injection for tests: the process kills itself before a step of this kind runs, or after it ran and before its result is recorded. */
+  readonly crashAt?: { readonly kind: string; readonly moment: "before" | "after" } | undefined
 }
 
 /** Key of the advisory lock that elects the process manager's feed (relay 7_411_002, migrations 7_411_001). */
@@ -258,6 +260,11 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
             role: "service"
           })
         }
+        const crashIf = (moment: "before" | "after") =>
+          Effect.sync(() => {
+            if (settings.crashAt?.kind === step.kind && settings.crashAt.moment === moment) process.kill(process.pid, "SIGKILL")
+          })
+        yield* crashIf("before")
         const exit = yield* Effect.exit(
           handler === undefined
             ? Effect.fail(new StepError({ message: `no handler for steps of kind ${step.kind}` }))
@@ -269,6 +276,7 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
               Effect.withSpan(`saga step ${step.kind}`, { attributes: { process: name, sagaId, step: step.step } })
             )
         )
+        yield* crashIf("after")
         const done = iso(yield* Clock.currentTimeMillis)
         const kindAttempts = Metric.tagged(tagged(stepAttempts), "kind", step.kind)
         if (Exit.isSuccess(exit)) {

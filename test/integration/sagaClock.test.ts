@@ -1,0 +1,85 @@
+/**
+ * The saga's timeouts under Effect's TestClock: the process manager and its actors run in the test's
+ * fibers, so its clock is the test's. Nothing waits a real quarter of an hour: the test moves the
+ * clock, and the reservation expires, or the provider's silence becomes a timeout. Everything else
+ * is real: PostgreSQL, the local payment provider over HTTP.
+ */
+import { expect, it } from "@effect/vitest"
+import { Context, Duration, Effect, Layer, Option, TestClock } from "effect"
+import { randomUUID } from "node:crypto"
+import { FulfilmentSagas, InventoryActors, OrderActors } from "../../src/aggregates.js"
+import { SagasLive } from "../../src/app.js"
+import { InventoryCommand } from "../../src/domain/inventory/index.js"
+import { OrderCommand } from "../../src/domain/order/index.js"
+import { startDevPaymentProvider } from "../../src/payments/DevPaymentProvider.js"
+import { runMigrationsOn, scratchDatabase } from "../support/databases.js"
+import { testConfig } from "../support/layers.js"
+
+/** A real pause: the test's clock stands still, but PostgreSQL and HTTP do not. */
+const realPause = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
+
+const metadata = { correlationId: "clock-test", causationId: null, userId: null, role: "service" } as const
+
+const sagaRunning = Effect.gen(function*() {
+  const database = yield* scratchDatabase
+  yield* runMigrationsOn(database.url)
+  const sink = yield* Effect.acquireRelease(
+    Effect.promise(() => startDevPaymentProvider({ port: 0 })),
+    (provider) => Effect.promise(() => provider.close())
+  )
+  const context = yield* Layer.build(SagasLive.pipe(Layer.provide(testConfig({
+    databaseUrl: database.url,
+    payments: { providerUrl: Option.some(sink.url), timeout: Duration.seconds(10) },
+    sagas: { enabled: true, pollInterval: Duration.seconds(1), reservationTtl: Duration.minutes(15) }
+  }))))
+  const orders = Context.get(context, OrderActors)
+  const sagas = Context.get(context, FulfilmentSagas)
+  const at = new Date(0).toISOString()
+  const sku = `SKU-${randomUUID().slice(0, 8)}`
+  yield* Context.get(context, InventoryActors).execute(sku, InventoryCommand.SetStock({ onHand: 5, at }), { metadata })
+  const orderId = randomUUID()
+  yield* orders.execute(orderId, OrderCommand.PlaceOrder({ customerId: randomUUID(), currency: "EUR", lines: [{ sku, quantity: 2, unitPriceCents: 300 }], at }), { metadata })
+  yield* orders.execute(orderId, OrderCommand.Confirm({ at }), { metadata })
+
+  /** Waits (in real time, the clock still) until the saga's state passes `ready`. */
+  const until = (ready: (phase: string, status: string) => boolean) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 200; i++) {
+        const { state } = yield* sagas.read(orderId)
+        if (state.status !== "none" && ready(state.data.phase, state.status)) return state
+        yield* realPause
+      }
+      return yield* Effect.dieMessage(`the saga of ${orderId} did not get there: ${JSON.stringify((yield* sagas.read(orderId)).state)}`)
+    })
+  return { orders, orderId, until, sku, inventory: Context.get(context, InventoryActors) }
+})
+
+it.scoped("the reservation expires when the clock passes its time to live, not before", () =>
+  Effect.gen(function*() {
+    const { inventory, orderId, orders, sku, until } = yield* sagaRunning
+    const waiting = yield* until((phase) => phase === "awaitingPayment")
+    expect(Object.values(waiting.timers)).toEqual([new Date(15 * 60_000).toISOString()])
+    yield* TestClock.adjust("14 minutes")
+    yield* realPause
+    expect((yield* orders.read(orderId)).state.status).toBe("confirmed")
+    yield* TestClock.adjust("1 minute")
+    const done = yield* until((_, status) => status === "finished")
+    expect(done).toMatchObject({ outcome: "cancelled", data: { cancelReason: "reservation-expired" } })
+    expect((yield* orders.read(orderId)).state).toMatchObject({ status: "cancelled", cancelReason: "reservation-expired" })
+    expect((yield* inventory.read(sku)).state.reservations).toEqual({})
+  }), { timeout: 60_000 })
+
+it.scoped("a provider that does not answer: when the clock passes the payment timeout, the payment is voided and declined", () =>
+  Effect.gen(function*() {
+    const { orderId, orders, until } = yield* sagaRunning
+    yield* until((phase) => phase === "awaitingPayment")
+    const at = new Date(yield* TestClock.currentTimeMillis).toISOString()
+    yield* orders.execute(orderId, OrderCommand.Pay({ amountCents: 600, method: "test-timeout", at }), { metadata })
+    // The authorization waits on the provider; the clock has not moved, so it is not late yet.
+    const paying = yield* until((phase) => phase === "paying")
+    expect(paying.steps.at(-1)).toMatchObject({ step: "authorize:1", status: "scheduled" })
+    yield* TestClock.adjust("10 seconds")
+    const declined = yield* until((phase) => phase === "awaitingPayment")
+    expect(declined.steps.map((step) => step.step).slice(-3)).toEqual(["authorize:1", "void:1", "order-declined:1"])
+    expect((yield* orders.read(orderId)).state).toMatchObject({ status: "confirmed", lastDecline: { attempt: 1 } })
+  }), { timeout: 60_000 })
