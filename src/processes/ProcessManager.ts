@@ -262,7 +262,7 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
         }
         const crashIf = (moment: "before" | "after") =>
           Effect.sync(() => {
-            if (settings.crashAt?.kind === step.kind && settings.crashAt.moment === moment) process.kill(process.pid, "SIGKILL")
+            if (settings.crashAt?.kind === step.kind && settings.crashAt.moment === moment) globalThis.process.kill(globalThis.process.pid, "SIGKILL")
           })
         yield* crashIf("before")
         const exit = yield* Effect.exit(
