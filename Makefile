@@ -86,8 +86,12 @@ $(BUILT): $(shell find src -name '*.ts') tsconfig.json tsconfig.build.json $(INS
 migrate: services build ## apply the migrations to DATABASE_URL
 	@$(CLI) migrate
 
-run: services build ## serve the HTTP API on PORT (default 3000); migrations are applied at start-up
-	@$(CLI) serve
+# Without PAYMENT_PROVIDER_URL, `make run` starts the local payment provider beside `serve` (and stops it after).
+run: services build ## serve the HTTP API on PORT (default 3000) with the relay, the projector and the fulfilment saga; migrations are applied at start-up
+	@if [ -n "$$PAYMENT_PROVIDER_URL" ]; then exec $(CLI) serve; fi; \
+	$(CLI) payment-sink --port $(PAYMENT_SINK_PORT) & sink=$$!; \
+	trap 'kill $$sink 2>/dev/null' EXIT INT TERM; \
+	PAYMENT_PROVIDER_URL=http://127.0.0.1:$(PAYMENT_SINK_PORT) $(CLI) serve
 
 relay: services build ## run the outbox relay alone (one process at a time is active)
 	@$(CLI) relay

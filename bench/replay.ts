@@ -93,8 +93,9 @@ const writeStream = (length: number, every: number) =>
         streamId,
         streamType: "order",
         version: snapshotState.version,
-        schemaVersion: orderAggregate.snapshots!.schemaVersion,
-        state: orderAggregate.snapshots!.encode(snapshotState.state)
+        schemaVersion: orderAggregate.snapshots!.codec.schemaVersion,
+        state: orderAggregate.snapshots!.codec.encode(snapshotState.state),
+        keep: orderAggregate.snapshots!.keep
       })
     }
     return streamId

@@ -340,10 +340,13 @@ export const appConfig = Config.all({
       Config.validate({ message: "must be a URL", validation: (value) => URL.canParse(Redacted.value(value)) })
     ))
   }),
-  /** Events between snapshots of an aggregate; 0 switches snapshots off. SNAPSHOT_EVERY_<TYPE> sets one type's. */
-  snapshotEvery: withDefault(
-    Config.integer("SNAPSHOT_EVERY").pipe(Config.validate({ message: "must be a whole number, 0 or more", validation: (n) => n >= 0 })),
-    50
+  /**
+   * An operator's override of the events between snapshots that each aggregate declares (`snapshots.every`
+   * in its definition), for every type; 0 switches snapshots off. Unset: each aggregate's own.
+   * SNAPSHOT_EVERY_<TYPE> overrides it for one type.
+   */
+  snapshotEvery: Config.option(
+    Config.integer("SNAPSHOT_EVERY").pipe(Config.validate({ message: "must be a whole number, 0 or more", validation: (n) => n >= 0 }))
   ),
   logLevel: withDefault(Config.logLevel("LOG_LEVEL"), LogLevel.Info),
   runtime: Config.all({
@@ -360,7 +363,7 @@ export const appConfig = Config.all({
 
 export type AppConfigShape = Config.Config.Success<typeof appConfig>
 export type RuntimeSettings = AppConfigShape["runtime"] & {
-  /** Events between snapshots of this aggregate type; 0: none. */
+  /** Overrides the events between snapshots the aggregate declares; 0: none. Unset: the aggregate's own. */
   readonly snapshotEvery?: number
 }
 

@@ -43,8 +43,25 @@ export interface AggregateDefinition<State, Command extends { readonly _tag: str
    * rest. Called when the event is appended, so the notification commits with it.
    */
   readonly notify?: (event: Event, state: State) => Notification | undefined
-  /** How the state is kept in a snapshot; without this part the aggregate is always replayed in full. */
-  readonly snapshots?: SnapshotCodec<State>
+  /**
+   * The aggregate's snapshot policy, declared with it as Akka's `snapshotEvery(n, keepN)` is:
+   * without it the aggregate is always replayed in full. An operator may change `every` by setting
+   * (SNAPSHOT_EVERY_<TYPE>, then SNAPSHOT_EVERY); the rest is the aggregate's own.
+   */
+  readonly snapshots?: {
+    /** How the state is kept in a snapshot. */
+    readonly codec: SnapshotCodec<State>
+    /**
+     * Events between snapshots: one is taken each time the stream's version crosses a multiple of it
+     * (0: none). A snapshot costs a write; each event after the newest costs a fold when loading.
+     */
+    readonly every: number
+    /**
+     * Snapshots kept per aggregate: the one just taken and the `keep - 1` newest before it (at least
+     * 1; loading reads only the newest). Saving one drops the older rest.
+     */
+    readonly keep: number
+  }
   /**
    * Whose the aggregate is in this state (null: nobody's yet): a command meant only for its owner
    * (CommandOptions.onlyFor) is admitted when this names them. Without it no such command is.

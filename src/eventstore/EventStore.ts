@@ -175,9 +175,19 @@ export interface EventStoreShape {
   ) => Effect.Effect<Option.Option<StoredIdempotency>, SqlError.SqlError>
   /** The latest snapshot and the events after it, in one round trip. */
   readonly loadLatest: (streamId: string) => Effect.Effect<LoadedStream, SqlError.SqlError>
-  /** Keeps a snapshot (and the latest few before it; older ones go). */
+  /**
+   * Keeps a snapshot, in place of one the stream has at the same version, and applies the
+   * aggregate's retention in the same step: of the stream's snapshots older than this one, the
+   * `keep - 1` newest stay and the rest go; snapshots newer than it (saved out of order) stay.
+   * `keep` below 1 counts as 1.
+   */
   readonly saveSnapshot: (
-    snapshot: StoredSnapshot & { readonly streamId: string; readonly streamType: string }
+    snapshot: StoredSnapshot & {
+      readonly streamId: string
+      readonly streamType: string
+      /** Snapshots of the stream kept: this one and the `keep - 1` newest older than it. */
+      readonly keep: number
+    }
   ) => Effect.Effect<void, SqlError.SqlError>
 }
 

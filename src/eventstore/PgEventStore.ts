@@ -74,9 +74,6 @@ const groupDuration = durationHistogram(
   { fromMillis: 0.5, count: 14 }
 )
 
-/** Snapshots kept per stream: the newest and a few before it. */
-const KEPT_SNAPSHOTS = 3
-
 /** A row of `events` as selected with `eventColumns`. */
 export interface EventRow {
   readonly global_position: number
@@ -566,8 +563,14 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
       Effect.withSpan("EventStore.loadLatest", { attributes: { streamId }, captureStackTrace: false })
     )
 
-  const saveSnapshot: EventStoreShape["saveSnapshot"] = (snapshot) =>
-    sql`
+  /**
+   * One statement: the snapshot, and the retention. Both parts see the table as it was before the
+   * statement, and the delete touches only versions below the one saved, so it never meets the row
+   * the insert writes (or rewrites, on conflict); newer snapshots, saved out of order, stay.
+   */
+  const saveSnapshot: EventStoreShape["saveSnapshot"] = (snapshot) => {
+    const olderKept = Math.max(1, Math.floor(snapshot.keep)) - 1
+    return sql`
       WITH saved AS (
         INSERT INTO snapshots (stream_id, version, stream_type, schema_version, state)
         VALUES (${snapshot.streamId}, ${snapshot.version}, ${snapshot.streamType}, ${snapshot.schemaVersion},
@@ -575,9 +578,14 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
         ON CONFLICT (stream_id, version) DO UPDATE SET schema_version = EXCLUDED.schema_version, state = EXCLUDED.state,
           taken_at = now()
       )
-      DELETE FROM snapshots WHERE stream_id = ${snapshot.streamId} AND version < (
-        SELECT version FROM snapshots WHERE stream_id = ${snapshot.streamId} ORDER BY version DESC OFFSET ${KEPT_SNAPSHOTS - 2} LIMIT 1
-      )`.pipe(Effect.asVoid, Effect.withSpan("EventStore.saveSnapshot", { attributes: { streamId: snapshot.streamId } }))
+      DELETE FROM snapshots WHERE stream_id = ${snapshot.streamId} AND version < ${snapshot.version} AND version NOT IN (
+        SELECT version FROM snapshots WHERE stream_id = ${snapshot.streamId} AND version < ${snapshot.version}
+        ORDER BY version DESC LIMIT ${olderKept}
+      )`.pipe(
+      Effect.asVoid,
+      Effect.withSpan("EventStore.saveSnapshot", { attributes: { streamId: snapshot.streamId, keep: snapshot.keep } })
+    )
+  }
 
   return EventStore.of({ append, readStream, readHistory, streamVersion, appliedThrough, readAll, findIdempotency, loadLatest, saveSnapshot })
 })

@@ -6,6 +6,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Data, Effect, Either } from "effect"
+import { orderAggregate } from "../domain/order/index.js"
 import { EventStore, type RecordedEvent } from "../eventstore/EventStore.js"
 import { OrderSummaries } from "./OrderSummaries.js"
 import { applyToSummary, type OrderSummary, type StoredEventRef } from "./orderSummary.js"
@@ -13,7 +14,10 @@ import { applyToSummary, type OrderSummary, type StoredEventRef } from "./orderS
 /** An event the projection cannot apply: it stops (and retries) rather than skip and be wrong. */
 export class ProjectionFailed extends Data.TaggedError("ProjectionFailed")<{ readonly reason: string }> {}
 
-export interface ProjectedBatch {
+/** The streams the order summaries are folded from. */
+export const orderSummaryStreamTypes: ReadonlyArray<string> = [orderAggregate.streamType]
+
+export interface ProjectedSummaries {
   readonly applied: number
   /** At or below the row's version already: duplicates and replays. */
   readonly skipped: number
@@ -80,5 +84,5 @@ const projectLocked = (events: ReadonlyArray<StoredEventRef>, table?: string) =>
     }
     const written = [...changed.values()]
     yield* summaries.save(written, table)
-    return { applied, skipped, filled, written } satisfies ProjectedBatch
+    return { applied, skipped, filled, written } satisfies ProjectedSummaries
   })

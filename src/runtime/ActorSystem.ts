@@ -148,7 +148,8 @@ export const makeActorSystem = <State, Command extends { readonly _tag: string }
     })
 
     const snapshotPolicy: SnapshotPolicy = {
-      every: settings.snapshotEvery ?? 0,
+      // The operator's setting when given, else what the aggregate declares; without either, none.
+      every: settings.snapshotEvery ?? definition.snapshots?.every ?? 0,
       background: (effect) => void runFork(effect)
     }
 
@@ -335,10 +336,22 @@ export const make = <State, Command extends { readonly _tag: string }, Event ext
   Effect.gen(function*() {
     const store = yield* EventStore
     const config = yield* AppConfig
-    // SNAPSHOT_EVERY_<TYPE> (SNAPSHOT_EVERY_ORDER, say) sets one aggregate type's interval.
-    const own = yield* Config.option(Config.integer(`SNAPSHOT_EVERY_${definition.streamType.toUpperCase()}`))
-    const snapshotEvery = Option.getOrElse(own, () => config.snapshotEvery)
-    return yield* makeActorSystem(definition, store, { ...config.runtime, snapshotEvery })
+    // The interval the aggregate declares, unless an operator overrides it: SNAPSHOT_EVERY_<TYPE>
+    // (SNAPSHOT_EVERY_ORDER, say) for this type, else SNAPSHOT_EVERY for every type.
+    const own = yield* Config.option(
+      Config.integer(`SNAPSHOT_EVERY_${definition.streamType.toUpperCase()}`).pipe(
+        Config.validate({ message: "must be a whole number, 0 or more", validation: (n) => n >= 0 })
+      )
+    )
+    const override = Option.orElse(own, () => config.snapshotEvery)
+    return yield* makeActorSystem(
+      definition,
+      store,
+      Option.match(override, {
+        onNone: () => config.runtime,
+        onSome: (snapshotEvery): RuntimeSettings => ({ ...config.runtime, snapshotEvery })
+      })
+    )
   })
 
 /** The layer of one aggregate's actor system, under the tag the application gives it. */

@@ -65,6 +65,10 @@ export type CommandError =
 const unavailable = (error: SqlError.SqlError) =>
   new StoreUnavailable({ message: `event store failed: ${String(error.cause ?? error.message)}` })
 
+/**
+ * When this actor writes snapshots. What they hold and how many are kept is the definition's
+ * (`snapshots`); the interval is settled by the caller (the definition's, or an operator's override).
+ */
 export interface SnapshotPolicy {
   /** Events between snapshots; 0: none. */
   readonly every: number
@@ -104,7 +108,8 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
   /** Where its events are stored (the id itself, unless the definition names its streams). */
   const streamId = streamIdOf(definition, id)
   const retried = Metric.increment(Metric.tagged(conflictRetries, "stream_type", definition.streamType))
-  const codec = snapshots.every > 0 ? definition.snapshots : undefined
+  const codec = snapshots.every > 0 ? definition.snapshots?.codec : undefined
+  const keep = definition.snapshots?.keep ?? 1
 
   /** Writes a snapshot of `at` in the background when it crossed a multiple of `every` since `from`. */
   const snapshotIfDue = (fromVersion: number, at: AggregateSnapshot<State>) => {
@@ -115,7 +120,8 @@ export const makeAggregateActor = <State, Command extends { readonly _tag: strin
         streamType: definition.streamType,
         version: at.version,
         schemaVersion: codec.schemaVersion,
-        state: codec.encode(at.state)
+        state: codec.encode(at.state),
+        keep
       }).pipe(
         Effect.zipRight(Metric.increment(Metric.tagged(snapshotsWritten, "stream_type", definition.streamType))),
         Effect.catchAll((error) =>

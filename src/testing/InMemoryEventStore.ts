@@ -31,13 +31,12 @@ import {
   VersionConflict
 } from "../eventstore/EventStore.js"
 
-export interface InMemoryEventStoreOptions {
-  /**
-   * Snapshots kept per stream: the one saved and the newest before it, up to this many in all
-   * (default 3, as PgEventStore keeps).
-   */
-  readonly keptSnapshots?: number
-}
+/**
+ * Nothing to set today: how many snapshots are kept comes with each save (`keep`, from the
+ * aggregate's definition), as it does for PgEventStore. Kept so that callers that pass options
+ * need not change when one is added.
+ */
+export interface InMemoryEventStoreOptions {}
 
 /** The store, and what only a test can ask of it. */
 export interface InMemoryEventStoreShape extends EventStoreShape {
@@ -227,16 +226,15 @@ const inRange = (stream: Chunk.Chunk<StoredEvent>, range: StreamRange = {}): Rea
 }
 
 /**
- * PgEventStore's retention, step for step: of the snapshots there before this one, those older
- * than the newest `kept - 1` go; the one saved stays whatever its version.
+ * The contract's retention, as PgEventStore applies it: the one saved (in place of one at its
+ * version), the `keep - 1` newest older than it, and every one newer than it (saved out of order).
  */
-const retain = (before: ReadonlyArray<KeptSnapshot>, saved: KeptSnapshot, kept: number): ReadonlyArray<KeptSnapshot> => {
-  const newestFirst = before.map((snapshot) => snapshot.version).sort((a, b) => b - a)
-  const threshold = kept <= 1 ? Number.POSITIVE_INFINITY : newestFirst[kept - 2]
-  return [
-    ...before.filter((snapshot) => snapshot.version !== saved.version && (threshold === undefined || snapshot.version >= threshold)),
-    saved
-  ].sort((a, b) => a.version - b.version)
+const retain = (before: ReadonlyArray<KeptSnapshot>, saved: KeptSnapshot, keep: number): ReadonlyArray<KeptSnapshot> => {
+  const olderKept = Math.max(1, Math.floor(keep)) - 1
+  const older = before.filter((snapshot) => snapshot.version < saved.version)
+  const newer = before.filter((snapshot) => snapshot.version > saved.version)
+  // `before` is ascending: the newest older ones are at its end.
+  return [...(olderKept === 0 ? [] : older.slice(-olderKept)), saved, ...newer]
 }
 
 const toStoredSnapshot = (snapshot: KeptSnapshot): StoredSnapshot => ({
@@ -249,9 +247,8 @@ const span = (name: string, attributes: Record<string, unknown>) =>
   Effect.withSpan(`EventStore.${name}`, { attributes, captureStackTrace: false })
 
 /** A new, empty store. Each call gives one of its own. */
-export const makeInMemoryEventStore = (options: InMemoryEventStoreOptions = {}): Effect.Effect<InMemoryEventStoreShape> =>
+export const makeInMemoryEventStore = (_options: InMemoryEventStoreOptions = {}): Effect.Effect<InMemoryEventStoreShape> =>
   Effect.map(Ref.make(empty), (ref): InMemoryEventStoreShape => {
-    const keptSnapshots = Math.max(1, options.keptSnapshots ?? 3)
     const read = <A>(f: (state: State) => A) => Effect.map(Ref.get(ref), f)
 
     const append: EventStoreShape["append"] = (request) =>
@@ -319,8 +316,8 @@ export const makeInMemoryEventStore = (options: InMemoryEventStoreOptions = {}):
           state: toJson(snapshot.state) ?? "null"
         }
         const before = Option.getOrElse(HashMap.get(state.snapshots, snapshot.streamId), (): ReadonlyArray<KeptSnapshot> => [])
-        return { ...state, snapshots: HashMap.set(state.snapshots, snapshot.streamId, retain(before, saved, keptSnapshots)) }
-      }).pipe(span("saveSnapshot", { streamId: snapshot.streamId }))
+        return { ...state, snapshots: HashMap.set(state.snapshots, snapshot.streamId, retain(before, saved, snapshot.keep)) }
+      }).pipe(span("saveSnapshot", { streamId: snapshot.streamId, keep: snapshot.keep }))
 
     const snapshots: InMemoryEventStoreShape["snapshots"] = (streamId) =>
       read((state) => Option.getOrElse(HashMap.get(state.snapshots, streamId), (): ReadonlyArray<KeptSnapshot> => []).map(toStoredSnapshot))

@@ -435,8 +435,8 @@ export const eventStoreContract = <E>(name: string, makeStore: Layer.Layer<Store
         const s = yield* store
         const stream = streamId()
         yield* s.append(request(stream, 0, newEvents(5)))
-        yield* s.saveSnapshot({ streamId: stream, streamType: "contract", version: 2, schemaVersion: 1, state: { total: 2 } })
-        yield* s.saveSnapshot({ streamId: stream, streamType: "contract", version: 3, schemaVersion: 4, state: { total: 3, at: undefined } })
+        yield* s.saveSnapshot({ streamId: stream, streamType: "contract", version: 2, schemaVersion: 1, state: { total: 2 }, keep: 2 })
+        yield* s.saveSnapshot({ streamId: stream, streamType: "contract", version: 3, schemaVersion: 4, state: { total: 3, at: undefined }, keep: 2 })
         const loaded = yield* s.loadLatest(stream)
         expect(loaded).toEqual({
           snapshot: Option.some({ version: 3, schemaVersion: 4, state: { total: 3 } }),
@@ -445,10 +445,10 @@ export const eventStoreContract = <E>(name: string, makeStore: Layer.Layer<Store
         })
         expect(versions(loaded.events)).toEqual([4, 5])
         // Saved again at the same version, the new state replaces the old.
-        yield* s.saveSnapshot({ streamId: stream, streamType: "contract", version: 3, schemaVersion: 4, state: { total: 33 } })
+        yield* s.saveSnapshot({ streamId: stream, streamType: "contract", version: 3, schemaVersion: 4, state: { total: 33 }, keep: 2 })
         expect((yield* s.loadLatest(stream)).snapshot).toEqual(Option.some({ version: 3, schemaVersion: 4, state: { total: 33 } }))
         // At the stream's head: no events after it.
-        yield* s.saveSnapshot({ streamId: stream, streamType: "contract", version: 5, schemaVersion: 4, state: [1, 2] })
+        yield* s.saveSnapshot({ streamId: stream, streamType: "contract", version: 5, schemaVersion: 4, state: [1, 2], keep: 2 })
         expect(yield* s.loadLatest(stream)).toEqual({
           snapshot: Option.some({ version: 5, schemaVersion: 4, state: [1, 2] }),
           events: [],
@@ -461,7 +461,7 @@ export const eventStoreContract = <E>(name: string, makeStore: Layer.Layer<Store
         const s = yield* store
         const stream = streamId()
         yield* s.append(request(stream, 0, newEvents(2)))
-        yield* s.saveSnapshot({ streamId: stream, streamType: "contract", version: 9, schemaVersion: 1, state: "ahead" })
+        yield* s.saveSnapshot({ streamId: stream, streamType: "contract", version: 9, schemaVersion: 1, state: "ahead", keep: 2 })
         expect(yield* s.loadLatest(stream)).toEqual({
           snapshot: Option.some({ version: 9, schemaVersion: 1, state: "ahead" }),
           events: [],
@@ -469,20 +469,72 @@ export const eventStoreContract = <E>(name: string, makeStore: Layer.Layer<Store
         })
       }))
 
-    it.effect("saveSnapshot keeps the latest three of a stream; older ones go, other streams' stay", () =>
+    /** Saves a snapshot of `id` at `version` (its state: the version), keeping `keep`. */
+    const saveAt = (id: string, version: number, keep: number, state: unknown = { version }) =>
+      Effect.flatMap(store, (s) => s.saveSnapshot({ streamId: id, streamType: "contract", version, schemaVersion: 1, state, keep }))
+
+    const snapshotVersions = (id: string) => Effect.flatMap(StoreUnderTest, (under) => under.snapshotVersions(id))
+
+    it.effect("saveSnapshot with keep 1 keeps only the one saved; other streams' stay", () =>
       Effect.gen(function*() {
-        const under = yield* StoreUnderTest
+        const s = yield* store
         const [stream, other] = [streamId(), streamId()]
-        yield* under.store.append(request(stream, 0, newEvents(25)))
-        const save = (id: string, version: number) =>
-          under.store.saveSnapshot({ streamId: id, streamType: "contract", version, schemaVersion: 1, state: { version } })
-        yield* save(other, 1)
-        yield* save(stream, 5)
-        yield* save(stream, 10)
-        expect(yield* under.snapshotVersions(stream)).toEqual([5, 10])
-        for (const version of [15, 20, 25]) yield* save(stream, version)
-        expect(yield* under.snapshotVersions(stream)).toEqual([15, 20, 25])
-        expect(yield* under.snapshotVersions(other)).toEqual([1])
-        expect((yield* under.store.loadLatest(stream)).snapshot).toEqual(Option.some({ version: 25, schemaVersion: 1, state: { version: 25 } }))
+        yield* s.append(request(stream, 0, newEvents(15)))
+        yield* saveAt(other, 1, 1)
+        yield* saveAt(stream, 5, 1)
+        expect(yield* snapshotVersions(stream)).toEqual([5])
+        yield* saveAt(stream, 10, 1)
+        expect(yield* snapshotVersions(stream)).toEqual([10])
+        // Less than 1 counts as 1: the one saved is always kept.
+        yield* saveAt(stream, 15, 0)
+        expect(yield* snapshotVersions(stream)).toEqual([15])
+        expect(yield* snapshotVersions(other)).toEqual([1])
+        expect((yield* s.loadLatest(stream)).snapshot).toEqual(Option.some({ version: 15, schemaVersion: 1, state: { version: 15 } }))
+      }))
+
+    it.effect("saveSnapshot with keep 2 keeps the one saved and the newest before it", () =>
+      Effect.gen(function*() {
+        const stream = streamId()
+        yield* saveAt(stream, 5, 2)
+        yield* saveAt(stream, 10, 2)
+        expect(yield* snapshotVersions(stream)).toEqual([5, 10])
+        yield* saveAt(stream, 15, 2)
+        expect(yield* snapshotVersions(stream)).toEqual([10, 15])
+        yield* saveAt(stream, 20, 2)
+        expect(yield* snapshotVersions(stream)).toEqual([15, 20])
+      }))
+
+    it.effect("saveSnapshot with keep 3 keeps three, also when the newest is saved again", () =>
+      Effect.gen(function*() {
+        const s = yield* store
+        const stream = streamId()
+        yield* s.append(request(stream, 0, newEvents(25)))
+        for (const version of [5, 10, 15]) yield* saveAt(stream, version, 3)
+        expect(yield* snapshotVersions(stream)).toEqual([5, 10, 15])
+        yield* saveAt(stream, 20, 3)
+        expect(yield* snapshotVersions(stream)).toEqual([10, 15, 20])
+        // Saved again at the same version: replaced in place, and neither of the two before it goes.
+        yield* saveAt(stream, 20, 3, { version: 20, again: true })
+        expect(yield* snapshotVersions(stream)).toEqual([10, 15, 20])
+        expect((yield* s.loadLatest(stream)).snapshot).toEqual(
+          Option.some({ version: 20, schemaVersion: 1, state: { version: 20, again: true } })
+        )
+        yield* saveAt(stream, 25, 3)
+        expect(yield* snapshotVersions(stream)).toEqual([15, 20, 25])
+      }))
+
+    it.effect("saveSnapshot out of order: newer snapshots stay, and of the older ones the newest keep - 1", () =>
+      Effect.gen(function*() {
+        const s = yield* store
+        const stream = streamId()
+        yield* s.append(request(stream, 0, newEvents(30)))
+        for (const version of [5, 10, 20, 30]) yield* saveAt(stream, version, 4)
+        expect(yield* snapshotVersions(stream)).toEqual([5, 10, 20, 30])
+        // A slow writer's snapshot lands after newer ones.
+        yield* saveAt(stream, 15, 2)
+        expect(yield* snapshotVersions(stream)).toEqual([10, 15, 20, 30])
+        yield* saveAt(stream, 12, 1)
+        expect(yield* snapshotVersions(stream)).toEqual([12, 15, 20, 30])
+        expect((yield* s.loadLatest(stream)).snapshot).toEqual(Option.some({ version: 30, schemaVersion: 1, state: { version: 30 } }))
       }))
   })

@@ -1,12 +1,13 @@
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { Effect, FastCheck as fc, Layer, Metric, Runtime } from "effect"
+import { ConfigProvider, Effect, FastCheck as fc, Layer, Metric, Option, Runtime } from "effect"
 import { randomUUID } from "node:crypto"
 import { StoreLive } from "../../src/app.js"
+import { AppConfig } from "../../src/config.js"
 import { fold } from "../../src/domain/aggregate.js"
-import { orderAggregate } from "../../src/domain/order/index.js"
+import { type OrderCommand, type OrderEvent, orderAggregate, type OrderState } from "../../src/domain/order/index.js"
 import { EventStore, type EventStoreShape } from "../../src/eventstore/EventStore.js"
-import { makeActorSystem } from "../../src/runtime/ActorSystem.js"
+import { type ActorSystem, make, makeActorSystem } from "../../src/runtime/ActorSystem.js"
 import { snapshotsRejected } from "../../src/runtime/AggregateActor.js"
 import { testConfig } from "../support/layers.js"
 import { orderScript } from "../support/orderHistories.js"
@@ -48,21 +49,80 @@ const counted = (store: EventStoreShape) => {
   return { calls, store: wrapped }
 }
 
+/** An order with `events` events (one per command), written through `orders`; gives its id. */
+const writeOrder = (orders: ActorSystem<OrderState, OrderCommand, OrderEvent>, events: number) =>
+  Effect.gen(function*() {
+    const id = randomUUID()
+    yield* orders.execute(id, placeOrder(), options())
+    for (let i = 1; i < events; i++) yield* orders.execute(id, addOne(), options())
+    return id
+  })
+
+/** The versions of an order's snapshots, once the one at `last` is there (they are written in the background). */
+const snapshotVersions = (id: string, last: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ version: number }>`SELECT version FROM snapshots WHERE stream_id = ${id} ORDER BY version`.pipe(
+      Effect.map((rows) => rows.map((row) => row.version)),
+      Effect.repeat({ until: (found) => found.includes(last), times: 100 })
+    ))
+
+/**
+ * The orders' actor system as the application makes it, with these settings of the environment
+ * (SNAPSHOT_EVERY, SNAPSHOT_EVERY_ORDER) and none other of them.
+ */
+const ordersConfigured = (environment: Record<string, string>) =>
+  Effect.gen(function*() {
+    const config = yield* Effect.provide(AppConfig, testConfig())
+    const snapshotEvery = environment["SNAPSHOT_EVERY"] === undefined ? Option.none() : Option.some(Number(environment["SNAPSHOT_EVERY"]))
+    return yield* make(orderAggregate).pipe(
+      Effect.provideService(AppConfig, { ...config, snapshotEvery }),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(environment))))
+    )
+  })
+
 layer(StoreTest, { excludeTestServices: true })("snapshots", (it) => {
-  it.scoped("are written every N events, off the command's path, and the latest few are kept", () =>
+  it.scoped("are written every N events, off the command's path, and as many are kept as the aggregate declares", () =>
     Effect.gen(function*() {
       const store = yield* EventStore
-      const sql = yield* SqlClient.SqlClient
       const orders = yield* makeActorSystem(orderAggregate, store, settings({ snapshotEvery: 5 }))
-      const id = randomUUID()
-      yield* orders.execute(id, placeOrder(), options())
-      for (let i = 0; i < 24; i++) yield* orders.execute(id, addOne(), options())
-      // Written in the background: look until the last one (version 25) is there.
-      const versions = yield* sql<{ version: number }>`SELECT version FROM snapshots WHERE stream_id = ${id} ORDER BY version`.pipe(
-        Effect.map((rows) => rows.map((row) => row.version)),
-        Effect.repeat({ until: (found) => found.includes(25), times: 100 })
+      const id = yield* writeOrder(orders, 25)
+      // The order keeps 2: the one just taken and the one before it.
+      expect(orderAggregate.snapshots!.keep).toBe(2)
+      expect(yield* snapshotVersions(id, 25)).toEqual([20, 25])
+    }))
+
+  it.scoped("without a setting, an actor system takes them at the interval its aggregate declares", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const declared = { ...orderAggregate, snapshots: { ...orderAggregate.snapshots!, every: 3, keep: 1 } }
+      const orders = yield* makeActorSystem(declared, store, settings())
+      const id = yield* writeOrder(orders, 7)
+      expect(yield* snapshotVersions(id, 6)).toEqual([6])
+    }))
+
+  it.scoped("the runtime uses the order's declared interval (50) unless SNAPSHOT_EVERY_ORDER or SNAPSHOT_EVERY overrides it", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      expect(orderAggregate.snapshots!.every).toBe(50)
+
+      const declared = yield* writeOrder(yield* ordersConfigured({}), 52)
+      expect(yield* snapshotVersions(declared, 50)).toEqual([50])
+
+      // The type's own setting wins over the one for every type.
+      const own = yield* writeOrder(yield* ordersConfigured({ SNAPSHOT_EVERY_ORDER: "4", SNAPSHOT_EVERY: "7" }), 13)
+      expect(yield* snapshotVersions(own, 12)).toEqual([8, 12])
+
+      const all = yield* writeOrder(yield* ordersConfigured({ SNAPSHOT_EVERY: "7" }), 15)
+      expect(yield* snapshotVersions(all, 14)).toEqual([7, 14])
+
+      // 0 switches them off for the type: none read, none written.
+      const { calls, store: counting } = counted(store)
+      const off = yield* ordersConfigured({ SNAPSHOT_EVERY_ORDER: "0", SNAPSHOT_EVERY: "7" }).pipe(
+        Effect.provideService(EventStore, counting)
       )
-      expect(versions).toEqual([15, 20, 25])
+      yield* writeOrder(off, 15)
+      expect(calls["loadLatest"]).toBeUndefined()
+      expect(calls["saveSnapshot"]).toBeUndefined()
     }))
 
   it.scoped("a fresh actor loads the latest snapshot and the tail in one round trip, equal to a full replay, for random histories", () =>
@@ -103,13 +163,14 @@ layer(StoreTest, { excludeTestServices: true })("snapshots", (it) => {
         yield* writer.execute(id, addOne(), options())
         const truth = yield* replayed(store, id)
         // A well-formed state, but of another order's history: only its version or schema gives it away.
-        const wrongState = orderAggregate.snapshots!.encode({ ...truth.state, totalCents: 999_999 })
+        const wrongState = orderAggregate.snapshots!.codec.encode({ ...truth.state, totalCents: 999_999 })
         yield* store.saveSnapshot({
           streamId: id,
           streamType: "order",
           version: 2 + bad.ahead,
           schemaVersion: bad.schemaVersion,
-          state: bad.state ?? wrongState
+          state: bad.state ?? wrongState,
+          keep: orderAggregate.snapshots!.keep
         })
         const reader = yield* makeActorSystem(orderAggregate, store, settings({ snapshotEvery: 5 }))
         expect(yield* reader.read(id)).toEqual(truth)

@@ -13,7 +13,7 @@ export const orderAggregate: AggregateDefinition<OrderState, OrderCommand, Order
   evolve: evolveOrder,
   events: orderEvents,
   notify: notifyOrder,
-  snapshots: orderSnapshots,
+  snapshots: { codec: orderSnapshots, every: 50, keep: 2 },
   ownerOf: (state) => state.customerId
 }
 

@@ -14,7 +14,8 @@ export const paymentAggregate: AggregateDefinition<PaymentState, PaymentCommand,
   decide: decidePayment,
   evolve: evolvePayment,
   events: paymentEvents,
-  snapshots: paymentSnapshots,
+  // Payment streams are short (a few attempts each): most never reach a snapshot, and the newest is all a load reads.
+  snapshots: { codec: paymentSnapshots, every: 20, keep: 1 },
   streamIdOf: categoryStreams("payment")
 }
 

@@ -152,13 +152,13 @@ describe("Inventory decider", () => {
       }
     })
     it("round-trips a state through its snapshot form", () => {
-      const codec = inventoryAggregate.snapshots!
+      const codec = inventoryAggregate.snapshots!.codec
       const state = stateAfter([stockSet(10), reserved(orderA, 4), reserved(orderB, 3)])
       expect(codec.schemaVersion).toBe(1)
       expect(codec.decode(JSON.parse(JSON.stringify(codec.encode(state))))).toEqual(Either.right(state))
     })
     it("refuses a snapshot that is not an inventory state", () => {
-      const codec = inventoryAggregate.snapshots!
+      const codec = inventoryAggregate.snapshots!.codec
       expect(Either.isLeft(codec.decode({ known: true, onHand: 1 }))).toBe(true)
       expect(Either.isLeft(codec.decode({ known: true, onHand: 1, reservations: { a: 1.5 } }))).toBe(true)
     })

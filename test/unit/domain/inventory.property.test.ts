@@ -126,7 +126,7 @@ describe("Inventory history properties", () => {
   it("every reachable state survives its snapshot form stored as JSON", () =>
     fc.assert(
       fc.property(script, (commands) => {
-        const codec = inventoryAggregate.snapshots!
+        const codec = inventoryAggregate.snapshots!.codec
         for (const { after } of run(commands).steps) {
           const stored: unknown = JSON.parse(JSON.stringify(codec.encode(after)))
           expect(codec.decode(stored)).toEqual(Either.right(after))
@@ -139,7 +139,7 @@ describe("Inventory history properties", () => {
     fc.assert(
       fc.property(script, fc.nat(), (commands, cut) => {
         const { history, state } = run(commands)
-        const codec = inventoryAggregate.snapshots!
+        const codec = inventoryAggregate.snapshots!.codec
         const at = cut % (history.length + 1)
         const prefix = fold(inventoryAggregate.evolve, inventoryAggregate.initialState, history.slice(0, at))
         const restored = Either.getOrThrow(codec.decode(JSON.parse(JSON.stringify(codec.encode(prefix)))))

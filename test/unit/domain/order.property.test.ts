@@ -49,7 +49,7 @@ describe("Order history properties", () => {
     fc.assert(
       fc.property(orderScript, fc.nat(), (script, cut) => {
         const { history, state } = run(script)
-        const codec = orderAggregate.snapshots!
+        const codec = orderAggregate.snapshots!.codec
         const at = history.length === 0 ? 0 : cut % (history.length + 1)
         const prefix = fold(orderAggregate.evolve, orderAggregate.initialState, history.slice(0, at))
         const stored: unknown = JSON.parse(JSON.stringify(codec.encode(prefix)))

@@ -256,14 +256,14 @@ describe("Payment decider", () => {
       }
     })
     it("round-trips a state through its snapshot form", () => {
-      const codec = paymentAggregate.snapshots!
+      const codec = paymentAggregate.snapshots!.codec
       const state = stateAfter([requested(1), declined(1), requested(2), authorized(2)])
       expect(codec.schemaVersion).toBe(1)
       expect(codec.decode(JSON.parse(JSON.stringify(codec.encode(state))))).toEqual(Either.right(state))
       expect(codec.decode(codec.encode(paymentAggregate.initialState))).toEqual(Either.right({ attempts: [] }))
     })
     it("refuses a snapshot with an unknown status", () => {
-      const codec = paymentAggregate.snapshots!
+      const codec = paymentAggregate.snapshots!.codec
       const stored = codec.encode(stateAfter([requested()])) as { attempts: Array<Record<string, unknown>> }
       expect(Either.isLeft(codec.decode({ attempts: [{ ...stored.attempts[0], status: "lost" }] }))).toBe(true)
     })

@@ -83,12 +83,15 @@ layer(InMemoryEventStore.layer)("in-memory event store", (it) => {
       expect(fresh).toBe(0)
     }))
 
-  it.effect("keeps as many snapshots as asked", () =>
+  it.effect("keeps as many snapshots as each save asks", () =>
     Effect.gen(function*() {
-      const store = yield* makeInMemoryEventStore({ keptSnapshots: 5 })
-      for (const version of [1, 2, 3, 4, 5, 6, 7]) {
-        yield* store.saveSnapshot({ streamId: "s", streamType: "test", version, schemaVersion: 1, state: version })
-      }
+      const store = yield* makeInMemoryEventStore()
+      const save = (version: number, keep: number) =>
+        store.saveSnapshot({ streamId: "s", streamType: "test", version, schemaVersion: 1, state: version, keep })
+      for (const version of [1, 2, 3, 4, 5, 6, 7]) yield* save(version, 5)
       expect((yield* store.snapshots("s")).map((snapshot) => snapshot.version)).toEqual([3, 4, 5, 6, 7])
+      // The next save's own `keep` decides: a definition that now keeps fewer trims the older ones.
+      yield* save(8, 2)
+      expect((yield* store.snapshots("s")).map((snapshot) => snapshot.version)).toEqual([7, 8])
     }))
 })
