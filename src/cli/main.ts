@@ -18,8 +18,7 @@ import {
   WorkerOpsLive,
   WorkerLive
 } from "../app.js"
-import * as OrderSummaries from "../projections/OrderSummaries.js"
-import { rebuildable, rebuildOrderSummaries } from "../projections/rebuild.js"
+import { projections as registeredProjections, ProjectionsLive, type RegisteredProjection } from "../projections.js"
 import * as DeliveryStore from "../notifications/DeliveryStore.js"
 import { listDeadLetters, requeueDeadLetters } from "../notifications/deadLetters.js"
 import { startDevPushGateway } from "../notifications/DevPushGateway.js"
@@ -131,24 +130,35 @@ const project = Command.make("project", {}, () =>
   launch("project", "projector", Layer.merge(ProjectorLive, ProjectorOpsLive))
 ).pipe(Command.withDescription("Run the projector alone: order.events → order_summaries (run as many as you like)"))
 
-const rebuild = Command.make("rebuild", {
-  model: Args.choice(rebuildable.map((name) => [name, name] as const), { name: "read-model" })
-}, () =>
+/** Rebuilds one projection, with a progress bar; says how long it took. */
+const rebuildOne = (projection: RegisteredProjection) =>
   Effect.gen(function*() {
     const bar = new cliProgress.SingleBar({
-      format: "rebuilding order_summaries {bar} {percentage}% | {value}/{total} events | {speed} events/s | {eta_formatted} left",
+      format: `rebuilding ${projection.name} {bar} {percentage}% | {value}/{total} events | {speed} events/s | {eta_formatted} left`,
       hideCursor: true,
       noTTYOutput: true,
       notTTYSchedule: 2_000
     }, cliProgress.Presets.shades_classic)
     const started = Date.now()
     bar.start(1, 0, { speed: 0 })
-    const result = yield* rebuildOrderSummaries(({ done, total }) => {
+    const result = yield* projection.rebuild(({ done, total }) => {
       bar.setTotal(Math.max(total, 1))
       bar.update(done, { speed: Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)) })
     }).pipe(Effect.ensuring(Effect.sync(() => bar.stop())))
-    yield* Console.log(`order_summaries rebuilt from ${result.events} events in ${((Date.now() - started) / 1000).toFixed(1)} s and swapped in`)
-  }).pipe(Effect.provide(OrderSummaries.layer), Effect.provide(StoreLive))).pipe(
+    yield* Console.log(`${projection.name} rebuilt from ${result.events} events in ${((Date.now() - started) / 1000).toFixed(1)} s and swapped in`)
+  })
+
+const rebuild = Command.make("rebuild", {
+  names: Args.choice(registeredProjections.map((projection) => [projection.name, projection.name] as const), { name: "projection" }).pipe(
+    Args.repeated,
+    Args.withDescription("The projections to rebuild, one after another (default: every registered one)")
+  )
+}, ({ names }) =>
+  Effect.forEach(
+    registeredProjections.filter((projection) => names.length === 0 || names.includes(projection.name)),
+    rebuildOne,
+    { discard: true }
+  ).pipe(Effect.provide(ProjectionsLive), Effect.provide(StoreLive))).pipe(
   Command.withDescription("Replay the event store into a new table, catch up, and swap it in; queries go on meanwhile")
 )
 

@@ -1,7 +1,8 @@
 /**
  * `quarantine list` and `quarantine retry`: what could never be processed, and putting it back once
  * its cause is fixed. An outbox row goes back in line (a new outbox row, relayed after everything
- * else); an undecodable message is read again by today's projector and applied.
+ * else); an undecodable message is read again and applied by today's definition of the projection
+ * that parked it (its source names it: `projector:<name>`).
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Layer, Schema } from "effect"
@@ -9,13 +10,12 @@ import { StoreLive } from "../app.js"
 import type { Notification } from "../domain/aggregate.js"
 import { EventEnvelope } from "../messaging/contracts.js"
 import * as OutboxStore from "../outbox/OutboxStore.js"
-import * as OrderSummaries from "../projections/OrderSummaries.js"
-import { projectEvents } from "../projections/projectEvents.js"
+import { projections, ProjectionsLive } from "../projections.js"
 import * as QuarantineStore from "../quarantine/QuarantineStore.js"
 
 const decodeEnvelope = Schema.decodeUnknown(Schema.parseJson(EventEnvelope))
 
-const QuarantineLive = Layer.mergeAll(QuarantineStore.layer, OutboxStore.layer, OrderSummaries.layer).pipe(Layer.provideMerge(StoreLive))
+const QuarantineLive = Layer.mergeAll(QuarantineStore.layer, OutboxStore.layer, ProjectionsLive).pipe(Layer.provideMerge(StoreLive))
 
 const list = Command.make("list", {
   all: Options.boolean("all").pipe(Options.withDescription("Include entries already retried"))
@@ -33,15 +33,21 @@ const list = Command.make("list", {
 /** Puts one entry back; fails, saying why, when it still cannot be processed. */
 const retryOne = (entry: QuarantineStore.Parked) =>
   Effect.gen(function*() {
-    if (entry.source === "projector:order_summaries") {
-      const event = yield* decodeEnvelope(entry.received ?? "").pipe(
-        Effect.mapError((error) => new Error(`entry ${entry.id} still cannot be read: ${error.message.slice(0, 300)}`))
-      )
-      yield* projectEvents([event])
-    } else {
+    if (entry.source === "outbox:events" || entry.source === "outbox:notifications") {
       const destination = entry.source === "outbox:events" ? "events" : "notifications"
       const notification = entry.received === null ? null : JSON.parse(entry.received) as Notification
       yield* Effect.flatMap(OutboxStore.OutboxStore, (outbox) => outbox.requeue(destination, entry.globalPosition!, notification))
+    } else {
+      const projection = projections.find((candidate) => QuarantineStore.projectorSource(candidate.name) === entry.source)
+      if (projection === undefined) {
+        return yield* Effect.fail(
+          new Error(`entry ${entry.id}: no registered projection reads ${entry.source} (registered: ${projections.map((p) => p.name).join(", ")})`)
+        )
+      }
+      const event = yield* decodeEnvelope(entry.received ?? "").pipe(
+        Effect.mapError((error) => new Error(`entry ${entry.id} still cannot be read: ${error.message.slice(0, 300)}`))
+      )
+      yield* projection.apply([event])
     }
     yield* Effect.flatMap(QuarantineStore.QuarantineStore, (store) => store.markRetried(entry.id))
     yield* Console.log(`${entry.id}: put back`)

@@ -6,8 +6,18 @@
 import { SqlClient, type SqlError } from "@effect/sql"
 import { Context, type Duration, Effect, Layer, Metric, Schedule } from "effect"
 
-export const quarantineSources = ["outbox:events", "outbox:notifications", "projector:order_summaries"] as const
-export type QuarantineSource = typeof quarantineSources[number]
+/** The relay's: an outbox row a destination will never take. */
+export const outboxSources = ["outbox:events", "outbox:notifications"] as const
+export type OutboxSource = typeof outboxSources[number]
+
+/**
+ * Where an entry was stopped: an outbox destination, or a projection's consumer (`projector:<name>`,
+ * for each registered projection).
+ */
+export type QuarantineSource = OutboxSource | `projector:${string}`
+
+/** The source of what a projection's consumer parks. */
+export const projectorSource = (projection: string): QuarantineSource => `projector:${projection}`
 
 export interface Parked {
   readonly id: number
@@ -29,7 +39,10 @@ export interface QuarantineStoreShape {
   /** Parked entries not yet retried (or all, with `all`), oldest first. */
   readonly list: (options?: { readonly all?: boolean }) => Effect.Effect<ReadonlyArray<Parked>, SqlError.SqlError>
   readonly markRetried: (id: number) => Effect.Effect<void, SqlError.SqlError>
-  /** Parked entries not yet retried, by source (0 for a source with none). */
+  /**
+   * Parked entries not yet retried, by source: every outbox source, and every other source that ever
+   * parked anything (0 for one with none waiting).
+   */
   readonly countBySource: Effect.Effect<Readonly<Record<QuarantineSource, number>>, SqlError.SqlError>
 }
 
@@ -49,7 +62,7 @@ export const measureParked = (interval: Duration.DurationInput) =>
   Effect.flatMap(QuarantineStore, (store) =>
     store.countBySource.pipe(
       Effect.flatMap((counts) =>
-        Effect.forEach(quarantineSources, (source) => Metric.set(Metric.tagged(parkedRows, "source", source), counts[source]))
+        Effect.forEach(Object.entries(counts), ([source, parked]) => Metric.set(Metric.tagged(parkedRows, "source", source), parked))
       ),
       Effect.ignore,
       Effect.repeat(Schedule.spaced(interval))
@@ -105,10 +118,13 @@ export const make = Effect.gen(function*() {
   const markRetried: QuarantineStoreShape["markRetried"] = (id) =>
     Effect.asVoid(sql`UPDATE quarantine SET retried_at = now() WHERE id = ${id}`)
 
+  // Over retried entries too: a source whose entries were all retried counts 0 (its gauge goes back
+  // to 0) rather than vanishing. Projections' sources are not listed here (the quarantine does not
+  // know the registry): each appears with the first entry it parks.
   const countBySource: QuarantineStoreShape["countBySource"] = sql<{ source: QuarantineSource; parked: number }>`
-    SELECT source, count(*)::int AS parked FROM quarantine WHERE retried_at IS NULL GROUP BY source`.pipe(
+    SELECT source, (count(*) FILTER (WHERE retried_at IS NULL))::int AS parked FROM quarantine GROUP BY source`.pipe(
     Effect.map((rows) => {
-      const counts = Object.fromEntries(quarantineSources.map((source) => [source, 0])) as Record<QuarantineSource, number>
+      const counts = Object.fromEntries(outboxSources.map((source) => [source, 0])) as Record<QuarantineSource, number>
       for (const row of rows) counts[row.source] = row.parked
       return counts
     })
