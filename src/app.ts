@@ -20,6 +20,7 @@ import * as NotificationWorker from "./notifications/NotificationWorker.js"
 import * as PushGateway from "./notifications/PushGateway.js"
 import * as OrderSummaries from "./projections/OrderSummaries.js"
 import * as Projector from "./projections/Projector.js"
+import { projections, ProjectionsLive } from "./projections.js"
 import * as OpsServer from "./observability/opsServer.js"
 import {
   distinctByName,
@@ -272,28 +273,30 @@ export const WorkerOpsLive = opsServer("worker", (config) => config.worker.port,
 )
 
 /**
- * The projector as a background fiber: order.events → order_summaries, after making sure the topics
- * exist (it subscribes to them). Any number of processes may run it: the consumer group shares the
- * partitions out.
+ * The projector as background fibers: each registered projection (src/projections.ts) a consumer
+ * group of its own on its stream types' topics, after making sure the topics exist (it subscribes to
+ * them). Any number of processes may run it: each group shares its topics' partitions out. The
+ * process is a member of its groups (/ready) when every projection's consumer is.
  */
 export const ProjectorLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const names = topology(config.messagingPrefix)
-    const membership = yield* ProjectorMembership
+    const report = yield* Projector.reportMembershipOfAll(projections.map((projection) => projection.name), yield* ProjectorMembership)
     yield* createTopicsAtStartup(kafkaTopics(config)).pipe(
-      Effect.zipRight(Projector.run({
-        brokers: config.kafka.brokers,
-        topic: names.eventsTopic("order"),
-        groupId: `${config.messagingPrefix}projector.order_summaries`,
-        lagWarning: config.projections.lagWarning,
-        membership
-      })),
-      Effect.tapErrorCause((cause) => Effect.logError("the projector stopped", cause)),
+      Effect.zipRight(Effect.forEach(projections, (projection) =>
+        Projector.run(projection, {
+          brokers: config.kafka.brokers,
+          prefix: config.messagingPrefix,
+          lagWarning: config.projections.lagWarning,
+          onMembership: report(projection.name)
+        }).pipe(
+          Effect.tapErrorCause((cause) => Effect.logError("the projector stopped", cause)),
+          Effect.annotateLogs({ projection: projection.name })
+        ), { concurrency: "unbounded", discard: true })),
       Effect.forkScoped
     )
   })
-).pipe(Layer.provide([OrderSummaries.layer, QuarantineStore.layer, ProjectorMembership.layer]), Layer.provide(StoreLive))
+).pipe(Layer.provide([ProjectionsLive, QuarantineStore.layer, ProjectorMembership.layer]), Layer.provide(StoreLive))
 
 /** A standalone projector's ops server, on PROJECTOR_PORT. */
 export const ProjectorOpsLive = opsServer("projector", (config) => config.projections.port, projectorChecks).pipe(

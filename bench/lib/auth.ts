@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { loadOrCreate, signToken } from "../../src/auth/devKeys.js"
+import type { Role } from "../../src/auth/policy.js"
 import { type AppConfigShape, devAudience, devIssuer } from "../../src/config.js"
 
 export interface BenchAuth {
@@ -77,3 +78,21 @@ export const withBenchAuth = (config: AppConfigShape, auth: BenchAuth): AppConfi
   },
   rateLimits: { principal: { perSecond: unlimited, burst: unlimited }, anonymous: { perSecond: unlimited, burst: unlimited } }
 })
+
+/**
+ * `Authorization` for another principal, signed with the run's key: e.g. `staff`, who set stock
+ * (`PUT /inventory/{sku}`), which a customer may not.
+ */
+export const headersFor = (auth: BenchAuth, role: Role, subject: string = randomUUID()) =>
+  Effect.gen(function*() {
+    const { key } = yield* Effect.orDie(loadOrCreate(auth.keyFile))
+    const token = yield* signToken(key, {
+      issuer: devIssuer,
+      audience: devAudience,
+      subject,
+      roles: [role],
+      rolesClaim: "roles",
+      ttlSeconds: 24 * 3600
+    })
+    return { authorization: `Bearer ${token}` } as const
+  })

@@ -1,8 +1,9 @@
 /**
  * `status`: the state of the whole pipeline on one screen (or as JSON with --json): which process
  * is the active relay, the outbox backlog per destination, the projector's lag per partition, the
- * dead letters waiting, the quarantined rows, the deliveries stuck past their due time, and the
- * cluster: the runners registered and the shards each owns. Each part is asked on its own, with a
+ * dead letters waiting, the quarantined rows, the deliveries stuck past their due time, the sagas
+ * (running, stuck, parked, and how far their feed is behind the log), and the cluster: the runners
+ * registered and the shards each owns. Each part is asked on its own, with a
  * timeout: one that does not answer says so, and the rest shows.
  */
 import { Command, Options } from "@effect/cli"
@@ -19,6 +20,8 @@ import { topology } from "../messaging/contracts.js"
 import { RELAY_LOCK } from "../outbox/OutboxRelay.js"
 import * as OutboxStore from "../outbox/OutboxStore.js"
 import * as QuarantineStore from "../quarantine/QuarantineStore.js"
+import { processes } from "../aggregates.js"
+import * as ProcessStore from "../processes/ProcessStore.js"
 
 /** A part of the status, or why it could not be had. */
 type Part<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: string }
@@ -82,6 +85,19 @@ const queueDepth = (url: Redacted.Redacted, queue: string) =>
     (connection) => Effect.promise(() => connection.close().catch(() => undefined))
   )
 
+/** Each process's sagas: how many run, are stuck or parked, and how many events its feed has yet to read. */
+const sagaCounts = Effect.gen(function*() {
+  const store = yield* ProcessStore.ProcessStore
+  const sql = yield* SqlClient.SqlClient
+  const [head] = yield* sql<{ position: number | null }>`SELECT max(global_position) AS position FROM events`
+  return yield* Effect.forEach(processes, (process) =>
+    Effect.gen(function*() {
+      const counts = yield* store.counts(process, new Date())
+      const checkpoint = yield* store.checkpoint(process)
+      return { process, ...counts, feedBehind: Math.max(0, (head?.position ?? 0) - checkpoint) }
+    }))
+})
+
 export const readStatus = Effect.gen(function*() {
   const config = yield* AppConfig
   const names = topology(config.messagingPrefix)
@@ -95,6 +111,7 @@ export const readStatus = Effect.gen(function*() {
     deadLetters: part(queueDepth(config.amqp.url, names.deadLetterQueue)),
     quarantined: part(Effect.map(quarantine.countBySource, (counts) => Object.values(counts).reduce((sum, count) => sum + count, 0))),
     stuckDeliveries: part(deliveries.countStuck),
+    sagas: part(sagaCounts),
     cluster: part(readOwnership(true))
   }, { concurrency: "unbounded" })
 })
@@ -149,10 +166,15 @@ export const renderStatus = (status: Status) =>
     `dead letters        ${show(status.deadLetters, String)}`,
     `quarantined rows    ${show(status.quarantined, String)}`,
     `stuck deliveries    ${show(status.stuckDeliveries, String)}`,
+    `sagas               ${show(status.sagas, (all) => all.map((counts) =>
+      `${counts.process}: ${counts.running} running, ${counts.stuck} stuck, ${counts.parked} parked; feed ${counts.feedBehind} events behind the log`
+    ).join("; "))}`,
     `cluster             ${show(status.cluster, (ownership) => renderCluster(ownership, " ".repeat(22)))}`
   ].join("\n")
 
-const StatusLive = Layer.mergeAll(OutboxStore.layer, QuarantineStore.layer, DeliveryStore.layer).pipe(Layer.provideMerge(DatabaseLive))
+const StatusLive = Layer.mergeAll(OutboxStore.layer, QuarantineStore.layer, DeliveryStore.layer, ProcessStore.layer).pipe(
+  Layer.provideMerge(DatabaseLive)
+)
 
 export const status = Command.make("status", {
   json: Options.boolean("json").pipe(Options.withDescription("Print the status as JSON"))
@@ -162,6 +184,6 @@ export const status = Command.make("status", {
     yield* Console.log(json ? JSON.stringify(current, null, 2) : renderStatus(current))
   }).pipe(Effect.provide(StatusLive))).pipe(
   Command.withDescription(
-    "The pipeline at a glance: active relay, outbox backlog, projector lag, dead letters, quarantine, stuck deliveries, cluster runners and shards"
+    "The pipeline at a glance: active relay, outbox backlog, projector lag, dead letters, quarantine, stuck deliveries, sagas, cluster runners and shards"
   )
 )

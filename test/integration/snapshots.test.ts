@@ -1,9 +1,8 @@
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { ConfigProvider, Effect, FastCheck as fc, Layer, Metric, Option, Runtime } from "effect"
+import { ConfigProvider, Effect, FastCheck as fc, Layer, Metric, Runtime } from "effect"
 import { randomUUID } from "node:crypto"
 import { StoreLive } from "../../src/app.js"
-import { AppConfig } from "../../src/config.js"
 import { fold } from "../../src/domain/aggregate.js"
 import { type OrderCommand, type OrderEvent, orderAggregate, type OrderState } from "../../src/domain/order/index.js"
 import { EventStore, type EventStoreShape } from "../../src/eventstore/EventStore.js"
@@ -67,18 +66,16 @@ const snapshotVersions = (id: string, last: number) =>
     ))
 
 /**
- * The orders' actor system as the application makes it, with these settings of the environment
- * (SNAPSHOT_EVERY, SNAPSHOT_EVERY_ORDER) and none other of them.
+ * The orders' actor system as the application makes it, its settings read with these variables
+ * in the environment before the process's own.
  */
 const ordersConfigured = (environment: Record<string, string>) =>
-  Effect.gen(function*() {
-    const config = yield* Effect.provide(AppConfig, testConfig())
-    const snapshotEvery = environment["SNAPSHOT_EVERY"] === undefined ? Option.none() : Option.some(Number(environment["SNAPSHOT_EVERY"]))
-    return yield* make(orderAggregate).pipe(
-      Effect.provideService(AppConfig, { ...config, snapshotEvery }),
-      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(environment))))
+  make(orderAggregate).pipe(
+    Effect.provide(testConfig()),
+    Effect.withConfigProvider(
+      ConfigProvider.fromMap(new Map(Object.entries(environment))).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
     )
-  })
+  )
 
 layer(StoreTest, { excludeTestServices: true })("snapshots", (it) => {
   it.scoped("are written every N events, off the command's path, and as many are kept as the aggregate declares", () =>
@@ -123,6 +120,9 @@ layer(StoreTest, { excludeTestServices: true })("snapshots", (it) => {
       yield* writeOrder(off, 15)
       expect(calls["loadLatest"]).toBeUndefined()
       expect(calls["saveSnapshot"]).toBeUndefined()
+
+      const refused = yield* Effect.flip(ordersConfigured({ SNAPSHOT_EVERY_ORDER: "-1" }))
+      expect(String(refused)).toMatch(/SNAPSHOT_EVERY_ORDER.*must be a whole number, 0 or more/s)
     }))
 
   it.scoped("a fresh actor loads the latest snapshot and the tail in one round trip, equal to a full replay, for random histories", () =>

@@ -56,8 +56,11 @@ layer(Environment, { excludeTestServices: true })("status", (it) => {
         outboxBacklog: { ok: true, value: { events: { pending: 1, oldestAgeSeconds: expect.any(Number) }, notifications: { pending: 0, oldestAgeSeconds: 0 } } },
         deadLetters: { ok: true, value: 0 },
         quarantined: { ok: true, value: 0 },
-        stuckDeliveries: { ok: true, value: 0 }
+        stuckDeliveries: { ok: true, value: 0 },
+        // No process manager runs here: the placed order is one event the fulfilment feed has yet to read.
+        sagas: { ok: true, value: [{ process: "fulfilment", running: 0, stuck: 0, parked: 0, feedBehind: expect.any(Number) }] }
       })
+      expect(before.sagas.value[0].feedBehind).toBeGreaterThan(0)
       // The row has waited since its append: longer than the status process took to start, less than the test.
       expect(before.outboxBacklog.value.events.oldestAgeSeconds).toBeGreaterThan(0.1)
       expect(before.outboxBacklog.value.events.oldestAgeSeconds).toBeLessThan(120)
