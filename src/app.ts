@@ -191,6 +191,7 @@ const SagasOn = Layer.scopedDiscard(
       // Longer than any step's attempt: a provider call's timeout, plus the step's own.
       lease: Duration.sum(Duration.sum(config.payments.timeout, config.sagas.stepTimeout), Duration.seconds(5)),
       feed: true,
+      retention: config.sagas.retention,
       crashAt: Option.getOrUndefined(Option.map(config.sagas.crashAt, (value) => {
         const [kind, moment] = value.split(":") as [string, "before" | "after"]
         return { kind, moment }

@@ -304,6 +304,8 @@ export const appConfig = Config.all({
     pollInterval: withDefault(Config.duration("SAGA_POLL_INTERVAL"), Duration.seconds(1)),
     /** Sagas worked on at once by each process. */
     concurrency: positiveInt("SAGA_CONCURRENCY", 64),
+    /** A finished saga's row leaves the index (`sagas list --all`) after this; its stream stays. */
+    retention: withDefault(Config.duration("SAGA_RETENTION"), Duration.days(30)),
     /**
      * Fault injection for the test suite: `<step kind>:before` or `<step kind>:after` — the process
      * kills itself when a step of that kind is about to run, or has run and its result is not yet recorded.

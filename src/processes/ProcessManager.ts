@@ -17,6 +17,7 @@
 import { Cause, Clock, Data, Duration, Effect, Exit, Metric, Option, Queue, Schedule, Stream } from "effect"
 import { PgClient } from "@effect/sql-pg"
 import { whileLeading } from "../database/leadership.js"
+import { purgeForever } from "../database/retention.js"
 import { APPENDED_CHANNEL, type EventMetadata, EventStore, type RecordedEvent } from "../eventstore/EventStore.js"
 import { durationHistogram } from "../observability/histograms.js"
 import type { ActorSystem } from "../runtime/ActorSystem.js"
@@ -68,6 +69,8 @@ export interface ProcessManagerSettings {
   readonly lease: Duration.Duration
   /** Whether this process also competes to run the feed. */
   readonly feed: boolean
+  /** Finished sagas leave the index after this (their streams stay: `sagas show` reads those). */
+  readonly retention: Duration.Duration
   /** Fault injection for tests: the process kills itself before a step of this kind runs, or after it ran and before its result is recorded. */
   readonly crashAt?: { readonly kind: string; readonly moment: "before" | "after" } | undefined
 }
@@ -378,10 +381,17 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
       yield* Metric.set(tagged(sagasParked), counts.parked)
     }).pipe(Effect.ignore, Effect.repeat(Schedule.spaced("5 seconds")))
 
-    /** Runs until interrupted: the wakers, the gauges, and (when elected) the feed. */
+    const purgeIndex = purgeForever(
+      (limit) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => store.purgeFinished(new Date(now - Duration.toMillis(settings.retention)), limit)),
+      "finished sagas' index rows"
+    )
+
+    /** Runs until interrupted: the wakers, the gauges, the index's retention, and (when elected) the feed. */
     const run = Effect.all([
       waker,
       measureIndex,
+      purgeIndex,
       settings.feed
         ? whileLeading({ lockKey: FEED_LOCK, name: `${name} feed`, activeMessage: "this process hands the event log to the sagas" }, () => feed)
         : Effect.never

@@ -49,6 +49,8 @@ export interface ProcessStoreShape {
   readonly list: (process: string, filter: { readonly only: "all" | "open" | "stuck"; readonly now: Date; readonly limit: number }) => Effect.Effect<ReadonlyArray<SagaRow>, SqlError.SqlError>
   readonly find: (process: string, sagaId: string) => Effect.Effect<SagaRow | undefined, SqlError.SqlError>
   readonly counts: (process: string, now: Date) => Effect.Effect<SagaCounts, SqlError.SqlError>
+  /** Deletes up to `limit` rows of sagas finished before `before` (their streams stay); gives how many. */
+  readonly purgeFinished: (before: Date, limit: number) => Effect.Effect<number, SqlError.SqlError>
 }
 
 export class ProcessStore extends Context.Tag("app/ProcessStore")<ProcessStore, ProcessStoreShape>() {}
@@ -174,7 +176,13 @@ export const make = Effect.gen(function*() {
       Effect.map((rows) => rows[0] ?? { running: 0, stuck: 0, parked: 0 })
     )
 
-  return ProcessStore.of({ record, claimDue, release, checkpoint, saveCheckpoint, list, find, counts })
+  const purgeFinished: ProcessStoreShape["purgeFinished"] = (before, limit) =>
+    sql<{ saga_id: string }>`
+      DELETE FROM process_instances WHERE (process, saga_id) IN (
+        SELECT process, saga_id FROM process_instances WHERE status = 'finished' AND finished_at < ${before} LIMIT ${limit})
+      RETURNING saga_id`.pipe(Effect.map((rows) => rows.length))
+
+  return ProcessStore.of({ record, claimDue, release, checkpoint, saveCheckpoint, list, find, counts, purgeFinished })
 })
 
 export const layer = Layer.effect(ProcessStore, make)
