@@ -1,7 +1,8 @@
 /**
  * The saga's timeouts under Effect's TestClock: the process manager and its actors run in the test's
- * fibers, so its clock is the test's. Nothing waits a real quarter of an hour: the test moves the
- * clock, and the reservation expires, or the provider's silence becomes a timeout. Everything else
+ * fibers, so its clock is the test's. Nothing waits in real time: the test moves the clock, and the
+ * reservation expires, or the provider's silence becomes a timeout. (Moving it runs every timer on
+ * the way — polls, heartbeats, each a query — so the times here are minutes, not a quarter hour.) Everything else
  * is real: PostgreSQL, the local payment provider over HTTP.
  */
 import { expect, it } from "@effect/vitest"
@@ -30,7 +31,8 @@ const sagaRunning = Effect.gen(function*() {
   const context = yield* Layer.build(SagasLive.pipe(Layer.provide(testConfig({
     databaseUrl: database.url,
     payments: { providerUrl: Option.some(sink.url), timeout: Duration.seconds(10) },
-    sagas: { enabled: true, pollInterval: Duration.seconds(1), reservationTtl: Duration.minutes(15) }
+    // Moving the clock runs every poll on the way (each a query): few, long polls keep that short.
+    sagas: { enabled: true, pollInterval: Duration.seconds(30), reservationTtl: Duration.minutes(2) }
   }))))
   const orders = Context.get(context, OrderActors)
   const sagas = Context.get(context, FulfilmentSagas)
@@ -41,12 +43,16 @@ const sagaRunning = Effect.gen(function*() {
   yield* orders.execute(orderId, OrderCommand.PlaceOrder({ customerId: randomUUID(), currency: "EUR", lines: [{ sku, quantity: 2, unitPriceCents: 300 }], at }), { metadata })
   yield* orders.execute(orderId, OrderCommand.Confirm({ at }), { metadata })
 
-  /** Waits (in real time, the clock still) until the saga's state passes `ready`. */
-  const until = (ready: (phase: string, status: string) => boolean) =>
+  /**
+   * Waits in real time until the saga's state passes `ready`; with `ticking`, the clock moves 10 s
+   * each time too (a waker that was busy when the clock jumped sleeps from the new time on).
+   */
+  const until = (ready: (phase: string, status: string) => boolean, ticking = false) =>
     Effect.gen(function*() {
       for (let i = 0; i < 200; i++) {
         const { state } = yield* sagas.read(orderId)
         if (state.status !== "none" && ready(state.data.phase, state.status)) return state
+        if (ticking) yield* TestClock.adjust("10 seconds")
         yield* realPause
       }
       return yield* Effect.dieMessage(`the saga of ${orderId} did not get there: ${JSON.stringify((yield* sagas.read(orderId)).state)}`)
@@ -58,12 +64,12 @@ it.scoped("the reservation expires when the clock passes its time to live, not b
   Effect.gen(function*() {
     const { inventory, orderId, orders, sku, until } = yield* sagaRunning
     const waiting = yield* until((phase) => phase === "awaitingPayment")
-    expect(Object.values(waiting.timers)).toEqual([new Date(15 * 60_000).toISOString()])
-    yield* TestClock.adjust("14 minutes")
+    expect(Object.values(waiting.timers)).toEqual([new Date(2 * 60_000).toISOString()])
+    yield* TestClock.adjust("110 seconds")
     yield* realPause
     expect((yield* orders.read(orderId)).state.status).toBe("confirmed")
-    yield* TestClock.adjust("1 minute")
-    const done = yield* until((_, status) => status === "finished")
+    yield* TestClock.adjust("10 seconds")
+    const done = yield* until((_, status) => status === "finished", true)
     expect(done).toMatchObject({ outcome: "cancelled", data: { cancelReason: "reservation-expired" } })
     expect((yield* orders.read(orderId)).state).toMatchObject({ status: "cancelled", cancelReason: "reservation-expired" })
     expect((yield* inventory.read(sku)).state.reservations).toEqual({})
@@ -79,7 +85,7 @@ it.scoped("a provider that does not answer: when the clock passes the payment ti
     const paying = yield* until((phase) => phase === "paying")
     expect(paying.steps.at(-1)).toMatchObject({ step: "authorize:1", status: "scheduled" })
     yield* TestClock.adjust("10 seconds")
-    const declined = yield* until((phase) => phase === "awaitingPayment")
+    const declined = yield* until((phase) => phase === "awaitingPayment", true)
     expect(declined.steps.map((step) => step.step).slice(-3)).toEqual(["authorize:1", "void:1", "order-declined:1"])
     expect((yield* orders.read(orderId)).state).toMatchObject({ status: "confirmed", lastDecline: { attempt: 1 } })
   }), { timeout: 60_000 })
