@@ -128,7 +128,7 @@ const dlq = Command.make("dlq").pipe(
 
 const project = Command.make("project", {}, () =>
   launch("project", "projector", Layer.merge(ProjectorLive, ProjectorOpsLive))
-).pipe(Command.withDescription("Run the projector alone: order.events → order_summaries (run as many as you like)"))
+).pipe(Command.withDescription("Run the projector alone: every registered projection, each its own consumer group (run as many as you like)"))
 
 /** Rebuilds one projection, with a progress bar; says how long it took. */
 const rebuildOne = (projection: RegisteredProjection) =>

@@ -41,7 +41,10 @@ const retryOne = (entry: QuarantineStore.Parked) =>
       const projection = projections.find((candidate) => QuarantineStore.projectorSource(candidate.name) === entry.source)
       if (projection === undefined) {
         return yield* Effect.fail(
-          new Error(`entry ${entry.id}: no registered projection reads ${entry.source} (registered: ${projections.map((p) => p.name).join(", ")})`)
+          new Error(
+            `entry ${entry.id}: its source ${entry.source} names no registered projection ` +
+              `(registered: ${projections.map((candidate) => candidate.name).join(", ")})`
+          )
         )
       }
       const event = yield* decodeEnvelope(entry.received ?? "").pipe(

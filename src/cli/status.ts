@@ -1,6 +1,6 @@
 /**
  * `status`: the state of the whole pipeline on one screen (or as JSON with --json): which process
- * is the active relay, the outbox backlog per destination, the projector's lag per partition, the
+ * is the active relay, the outbox backlog per destination, each projection's lag per partition, the
  * dead letters waiting, the quarantined rows, the deliveries stuck past their due time, the sagas
  * (running, stuck, parked, and how far their feed is behind the log), and the cluster: the runners
  * registered and the shards each owns. Each part is asked on its own, with a
@@ -21,6 +21,7 @@ import { RELAY_LOCK } from "../outbox/OutboxRelay.js"
 import * as OutboxStore from "../outbox/OutboxStore.js"
 import * as QuarantineStore from "../quarantine/QuarantineStore.js"
 import { processes } from "../aggregates.js"
+import { projections } from "../projections.js"
 import * as ProcessStore from "../processes/ProcessStore.js"
 
 /** A part of the status, or why it could not be had. */
@@ -49,7 +50,8 @@ const activeRelay = Effect.gen(function*() {
   return row === undefined ? null : { pid: row.pid, client: row.client ?? "local", since: row.since.toISOString() }
 })
 
-const projectorLag = (brokers: ReadonlyArray<string>, topic: string, groupId: string) =>
+/** Each registered projection's consumer lag, per topic and partition. */
+const projectorLag = (brokers: ReadonlyArray<string>, prefix: string) =>
   Effect.acquireUseRelease(
     Effect.tryPromise({
       try: async () => {
@@ -59,7 +61,12 @@ const projectorLag = (brokers: ReadonlyArray<string>, topic: string, groupId: st
       },
       catch: (error) => new Error(`Kafka does not answer: ${String(error)}`)
     }),
-    (admin) => Effect.tryPromise({ try: () => partitionLags(admin, topic, groupId), catch: (error) => new Error(`Kafka: ${String(error)}`) }),
+    (admin) =>
+      Effect.forEach(projections.flatMap((projection) => projection.streamTypes.map((streamType) => ({ projection: projection.name, streamType }))), (read) =>
+        Effect.tryPromise({
+          try: () => partitionLags(admin, topology(prefix).eventsTopic(read.streamType), `${prefix}projector.${read.projection}`),
+          catch: (error) => new Error(`Kafka: ${String(error)}`)
+        }).pipe(Effect.map((lags) => lags.map((lag) => ({ ...read, ...lag }))))).pipe(Effect.map((lags) => lags.flat())),
     (admin) => Effect.promise(() => admin.disconnect().catch(() => undefined))
   )
 
@@ -107,7 +114,7 @@ export const readStatus = Effect.gen(function*() {
   return yield* Effect.all({
     activeRelay: part(activeRelay),
     outboxBacklog: part(outbox.backlog),
-    projectorLag: part(projectorLag(config.kafka.brokers, names.eventsTopic("order"), `${config.messagingPrefix}projector.order_summaries`)),
+    projectorLag: part(projectorLag(config.kafka.brokers, config.messagingPrefix)),
     deadLetters: part(queueDepth(config.amqp.url, names.deadLetterQueue)),
     quarantined: part(Effect.map(quarantine.countBySource, (counts) => Object.values(counts).reduce((sum, count) => sum + count, 0))),
     stuckDeliveries: part(deliveries.countStuck),
@@ -162,7 +169,8 @@ export const renderStatus = (status: Status) =>
       const { oldestAgeSeconds, pending } = backlog[destination]
       return `${destination} ${pending}${pending === 0 ? "" : ` (oldest ${oldestAgeSeconds.toFixed(1)} s)`}`
     }).join(", "))}`,
-    `projector lag       ${show(status.projectorLag, (lags) => lags.map(({ lag, partition }) => `p${partition} ${lag}`).join(", ") || "no partitions")}`,
+    `projector lag       ${show(status.projectorLag, (lags) =>
+      lags.map(({ lag, partition, projection, streamType }) => `${projection} ${streamType} p${partition} ${lag}`).join(", ") || "no partitions")}`,
     `dead letters        ${show(status.deadLetters, String)}`,
     `quarantined rows    ${show(status.quarantined, String)}`,
     `stuck deliveries    ${show(status.stuckDeliveries, String)}`,

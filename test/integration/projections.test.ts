@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { HttpServer } from "@effect/platform"
-import { expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer, Schedule } from "effect"
 import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { randomUUID } from "node:crypto"
@@ -12,12 +12,16 @@ import { toKafkaRecord } from "../../src/messaging/contracts.js"
 import * as OrderSummaries from "../../src/projections/OrderSummaries.js"
 import { applyToSummary, type OrderSummary } from "../../src/projections/orderSummary.js"
 import { fromRecorded } from "../../src/projections/projectEvents.js"
-import { rebuildOrderSummaries } from "../../src/projections/rebuild.js"
+import { orderSummariesProjection } from "../../src/projections/orderSummariesProjection.js"
+import { type GroupMembership, membershipOfAll } from "../../src/projections/Projector.js"
 import { startCli } from "../../bench/lib/processes.js"
 import { environmentConfig, messagingEnvironment, orderLifeAfterPlacing, settings, TestMessaging } from "../support/messaging.js"
 import { options, placeOrder } from "../support/orders.js"
 import { adminToken, bearer } from "../support/auth.js"
 import { opsMetric, opsPortOf } from "../support/ops.js"
+
+/** The projector's metrics are labelled with the projection's name. */
+const series = (name: string) => `${name}{projection="order_summaries"}`
 
 const kafka = new Kafka({ clientId: "projection-tests", brokers: [...settings.kafka.brokers], logLevel: logLevel.NOTHING })
 
@@ -122,7 +126,7 @@ layer(environment(Layer.mergeAll(RelayLive, ProjectorLive)), { excludeTestServic
       // Rows gone wrong, the reason to rebuild: the projector keeps building on them until the swap.
       yield* Effect.sleep("200 millis")
       yield* sql`UPDATE order_summaries SET total_cents = -1, state = jsonb_set(state, '{totalCents}', '-1')`
-      const rebuilt = yield* rebuildOrderSummaries()
+      const rebuilt = yield* orderSummariesProjection.rebuild()
       expect(rebuilt.events).toBeGreaterThan(0)
       const during = yield* Fiber.join(traffic)
       yield* readModelMatchesStore([...earlier, ...during])
@@ -212,10 +216,10 @@ layer(environment(Layer.empty), { excludeTestServices: true })("projector proces
       for (const event of history.slice(0, 4)) expected = Either.getOrThrow(applyToSummary(expected, fromRecorded(event)))
       expect(row._tag === "Some" ? row.value : undefined).toEqual(expected)
       // Written seconds after their commit: every write missed the default 200 ms target, and was counted.
-      const written = yield* opsMetric(ops, "projection_lag_seconds_count")
+      const written = yield* opsMetric(ops, series("projection_lag_seconds_count"))
       expect(written).toBeGreaterThanOrEqual(1)
-      expect(yield* opsMetric(ops, "projection_lag_breaches_total")).toBe(written)
-      expect(yield* opsMetric(ops, "projection_lag_seconds_sum")).toBeGreaterThan(0.2 * written)
+      expect(yield* opsMetric(ops, series("projection_lag_breaches_total"))).toBe(written)
+      expect(yield* opsMetric(ops, series("projection_lag_seconds_sum"))).toBeGreaterThan(0.2 * written)
       yield* projector.waitForLine(/projection lag is over the threshold.*thresholdMs=200/, 10_000)
     }))
 
@@ -235,7 +239,50 @@ layer(environment(Layer.empty), { excludeTestServices: true })("projector proces
       yield* second.waitForLine(/projector consuming/, 30_000)
       const ids = yield* Fiber.join(traffic)
       yield* readModelMatchesStore(ids)
-      expect(yield* opsMetric(ops, "projection_lag_seconds_count")).toBeGreaterThan(0)
-      expect(yield* opsMetric(ops, "projection_lag_breaches_total")).toBe(0)
+      expect(yield* opsMetric(ops, series("projection_lag_seconds_count"))).toBeGreaterThan(0)
+      expect(yield* opsMetric(ops, series("projection_lag_breaches_total"))).toBe(0)
     }), 120_000)
+
+  it.scoped("`projections rebuild` rebuilds every registered projection, or those named, and refuses a name not registered", () =>
+    Effect.gen(function*() {
+      const env = yield* TestMessaging
+      const sql = yield* SqlClient.SqlClient
+      const rebuild = (names: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const run = yield* startCli(["projections", "rebuild", ...names], { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix })
+          const exit = yield* run.exited
+          return { code: exit.code, output: run.lines.join("\n") }
+        }).pipe(Effect.scoped)
+      // No projector runs here: the rows of these orders come from the rebuild alone.
+      const ids = yield* orderLives(3)
+      const all = yield* rebuild([])
+      expect(all.code, all.output).toBe(0)
+      expect(all.output).toMatch(/^order_summaries rebuilt from \d+ events in [\d.]+ s and swapped in$/m)
+      yield* readModelMatchesStore(ids)
+
+      yield* sql`UPDATE order_summaries SET total_cents = -1 WHERE order_id IN ${sql.in(ids)}`
+      const named = yield* rebuild(["order_summaries"])
+      expect(named.code, named.output).toBe(0)
+      yield* readModelMatchesStore(ids)
+
+      const unknown = yield* rebuild(["no_such_projection"])
+      expect(unknown.code).not.toBe(0)
+      expect(unknown.output).not.toMatch(/rebuilt from/)
+    }), 120_000)
+})
+
+describe("one readiness for several projections' consumers", () => {
+  const member = (memberId: string): GroupMembership => ({ _tag: "Member", memberId })
+  const notMember = (reason: string): GroupMembership => ({ _tag: "NotMember", reason })
+
+  it("with one projection: its consumer's membership as it is", () => {
+    expect(membershipOfAll(new Map([["order_summaries", member("m-1")]]))).toEqual(member("m-1"))
+    expect(membershipOfAll(new Map([["order_summaries", notMember("the consumer stopped")]]))).toEqual(notMember("the consumer stopped"))
+  })
+
+  it("with several: a member only when every consumer is, otherwise naming each that is not", () => {
+    expect(membershipOfAll(new Map([["a", member("m-1")], ["b", member("m-2")]]))).toEqual(member("a: m-1, b: m-2"))
+    expect(membershipOfAll(new Map([["a", member("m-1")], ["b", notMember("the consumer disconnected")], ["c", notMember("not yet")]])))
+      .toEqual(notMember("b: the consumer disconnected; c: not yet"))
+  })
 })

@@ -4,16 +4,19 @@
  * Before, the relay retried such a row without end (every event after it waited), and the projector
  * dropped what it could not decode without a trace.
  */
+import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Layer, Option, Schedule } from "effect"
 import { Kafka, logLevel } from "kafkajs"
 import { randomUUID } from "node:crypto"
 import { OrderActors } from "../../src/aggregates.js"
 import { ProjectorLive, RelayLive, RuntimeLive } from "../../src/app.js"
 import { EventStore } from "../../src/eventstore/EventStore.js"
+import { toKafkaRecord } from "../../src/messaging/contracts.js"
 import * as Outbox from "../../src/outbox/OutboxStore.js"
 import * as OrderSummaries from "../../src/projections/OrderSummaries.js"
 import * as QuarantineStore from "../../src/quarantine/QuarantineStore.js"
+import { startCli } from "../../bench/lib/processes.js"
 import { newEvent } from "../support/events.js"
 import { OrderConfirmed } from "../../src/domain/order/events.js"
 import { orderAggregate, OrderCommand } from "../../src/domain/order/index.js"
@@ -120,5 +123,40 @@ layer(Environment, { excludeTestServices: true, timeout: "120 seconds" })("quara
         received: "{\"not\":\"an envelope\"}",
         reason: expect.stringMatching(/offset \d+: not an event envelope/)
       })
+    }))
+
+  it.scoped("`quarantine retry` applies a parked message through the projection its source names, and says when none is registered", () =>
+    Effect.gen(function*() {
+      const env = yield* TestMessaging
+      const sql = yield* SqlClient.SqlClient
+      const quarantine = yield* QuarantineStore.QuarantineStore
+      const summaries = yield* OrderSummaries.OrderSummaries
+      const placed = yield* (yield* OrderActors).execute(randomUUID(), placeOrder(), options())
+      yield* summaries.find(placed.streamId).pipe(
+        Effect.filterOrFail((found) => found._tag === "Some", () => new Error("not projected yet")),
+        Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 300 })
+      )
+      // As if the projector had parked the order's first event: its row is not there.
+      yield* sql`DELETE FROM order_summaries WHERE order_id = ${placed.streamId}`
+      const [stored] = yield* (yield* EventStore).readStream(placed.streamId)
+      const received = toKafkaRecord(env.names, stored!).value
+      const marker = randomUUID()
+      yield* quarantine.park({ source: QuarantineStore.projectorSource("order_summaries"), reason: `${marker} registered`, received })
+      yield* quarantine.park({ source: QuarantineStore.projectorSource("retired_model"), reason: `${marker} retired`, received })
+      const waiting = (yield* quarantine.list()).filter((entry) => entry.reason.startsWith(marker))
+      const registered = waiting.find((entry) => entry.source === "projector:order_summaries")!
+      const retired = waiting.find((entry) => entry.source === "projector:retired_model")!
+
+      const run = yield* startCli(["quarantine", "retry", String(registered.id), String(retired.id)], {
+        DATABASE_URL: env.databaseUrl,
+        MESSAGING_PREFIX: env.prefix
+      })
+      yield* run.exited
+      const output = run.lines.join("\n")
+      expect(output).toContain(`${registered.id}: put back`)
+      expect(output).toMatch(new RegExp(`entry ${retired.id}: .*projector:retired_model.*no registered projection`))
+      expect(Option.map(yield* summaries.find(placed.streamId), (summary) => summary.lastVersion)).toEqual(Option.some(1))
+      const after = (yield* quarantine.list()).filter((entry) => entry.reason.startsWith(marker))
+      expect(after.map((entry) => entry.id)).toEqual([retired.id])
     }))
 })
