@@ -21,7 +21,7 @@ TOXIPROXY := .data/bin/toxiproxy-server
 TOXIPROXY_VERSION := v2.12.0
 
 .PHONY: help install build check-alerts services services-down services-status run relay worker push-sink payment-sink token test test-unit typecheck migrate \
-	bench bench-readme bench-replay bench-commands bench-cluster bench-http profile-http bench-actors bench-outbox bench-worker bench-projection project toxiproxy soak
+	bench bench-readme bench-replay bench-commands bench-cluster bench-http profile-http bench-actors bench-outbox bench-worker bench-projection bench-sagas project toxiproxy soak
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
 PUSH_SINK_PORT ?= 4000
@@ -99,7 +99,7 @@ relay: services build ## run the outbox relay alone (one process at a time is ac
 worker: services build ## a notification worker (PUSH_GATEWAY_URL, else the local `make push-sink`); run as many as you like
 	@PUSH_GATEWAY_URL="$${PUSH_GATEWAY_URL:-http://127.0.0.1:$(PUSH_SINK_PORT)/push}" $(CLI) worker
 
-project: services build ## run the projector alone (order.events → order_summaries); run as many as you like
+project: services build ## run the projector alone (every registered projection: order_summaries); run as many as you like
 	@$(CLI) project
 
 # Only the token goes to stdout (the build's output goes to stderr): TOKEN=$$(make token ROLE=admin) works.
@@ -123,7 +123,7 @@ soak: services $(TOXIPROXY) ## the history check under faults for HISTORY_SECOND
 test-unit: $(INSTALLED) ## the unit tests only (no services needed)
 	@node_modules/.bin/vitest run --project unit
 
-bench: bench-replay bench-commands bench-http bench-cluster bench-actors bench-outbox bench-worker bench-projection ## every benchmark; results in bench/results/
+bench: bench-replay bench-commands bench-http bench-cluster bench-actors bench-outbox bench-worker bench-projection bench-sagas ## every benchmark; results in bench/results/
 
 bench-readme: $(INSTALLED) ## regenerate README's performance tables from bench/results/
 	@node --import tsx bench/readme.ts
@@ -136,6 +136,9 @@ bench-worker: services ## one worker process: tasks/s, and command → push late
 
 bench-projection: services ## projection lag at 1,000 events/s, and rebuilding from 1,000,000 events
 	@node --import tsx bench/projection.ts
+
+bench-sagas: services build ## the fulfilment saga in a serve at 5 … 40 orders/s: fulfilled/s, confirm → paid p50/p99, against the same commands with no saga
+	@node --import tsx bench/sagas.ts
 
 bench-replay: services ## loading an aggregate of 100 … 100,000 events: full replay, snapshots, bare SELECT
 	@node --import tsx bench/replay.ts
