@@ -197,7 +197,14 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
     const subscribed = (event: RecordedEvent) =>
       process.definitions.some((definition) => definition.subscribesTo[event.streamType]?.includes(event.type) ?? false)
 
-    /** One batch of the log: each saga's events in order, sagas side by side; false when there was none. */
+    /**
+     * Where the checkpoint was last saved, and when. A batch the process hears nothing of (most of the
+     * log is other streams, the sagas' own among them) moves it at most once a second: a restart
+     * reads that second again, and finds nothing to do in it.
+     */
+    let saved = { position: -1, at: 0 }
+
+    /** One batch of the log: each saga's events in order, sagas side by side; gives the position reached. */
     const feedBatch = (after: number) =>
       Effect.gen(function*() {
         const batch = yield* events.readAll({ afterPosition: after, limit: settings.batchSize })
@@ -215,7 +222,11 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
           discard: true
         })
         const position = batch[batch.length - 1]!.globalPosition
-        yield* store.saveCheckpoint(name, position)
+        const now = yield* Clock.currentTimeMillis
+        if (bySaga.size > 0 || now - saved.at >= 1_000) {
+          yield* store.saveCheckpoint(name, position)
+          saved = { position, at: now }
+        }
         yield* Metric.set(tagged(feedPosition), position)
         if (bySaga.size > 0) yield* kick
         return position
@@ -232,6 +243,7 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
         Effect.forkScoped
       )
       let position = yield* store.checkpoint(name)
+      saved = { position, at: yield* Clock.currentTimeMillis }
       for (;;) {
         const next = yield* feedBatch(position).pipe(
           Effect.tapErrorCause((cause) =>
@@ -241,7 +253,14 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
           ),
           Effect.retry(Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("10 seconds"))))
         )
-        if (next === position) yield* Queue.take(appended).pipe(Effect.timeout(settings.pollInterval), Effect.ignore)
+        if (next === position) {
+          // Caught up: whatever was read and not saved is saved before waiting.
+          if (saved.position !== position && position > 0) {
+            yield* store.saveCheckpoint(name, position).pipe(Effect.ignore)
+            saved = { position, at: yield* Clock.currentTimeMillis }
+          }
+          yield* Queue.take(appended).pipe(Effect.timeout(settings.pollInterval), Effect.ignore)
+        }
         position = next
       }
     }).pipe(Effect.scoped)
