@@ -88,7 +88,7 @@ migrate: services build ## apply the migrations to DATABASE_URL
 
 # Without PAYMENT_PROVIDER_URL, `make run` starts the local payment provider beside `serve` (and stops it after).
 run: services build ## serve the HTTP API on PORT (default 3000) with the relay, the projector and the fulfilment saga; migrations are applied at start-up
-	@if [ -n "$$PAYMENT_PROVIDER_URL" ]; then exec $(CLI) serve; fi; \
+	@if [ -n "$${PAYMENT_PROVIDER_URL:-}" ]; then exec $(CLI) serve; fi; \
 	$(CLI) payment-sink --port $(PAYMENT_SINK_PORT) & sink=$$!; \
 	trap 'kill $$sink 2>/dev/null' EXIT INT TERM; \
 	PAYMENT_PROVIDER_URL=http://127.0.0.1:$(PAYMENT_SINK_PORT) $(CLI) serve

@@ -15,7 +15,7 @@
  *
  * Nodes run with neither relay nor projector (the command path is measured).
  *
- *   node --import tsx bench/cluster.ts [--seconds 10] [--warmup 3] [--connections 64] [--orders 1000] [--kills 10] [--stops 5]
+ *   node --import tsx bench/cluster.ts [--seconds 10] [--warmup 3] [--connections 64] [--orders 1000] [--kills 10] [--stops 5] [--max-nodes 3]
  */
 import { Effect } from "effect"
 import { parseArgs } from "node:util"
@@ -38,6 +38,8 @@ export interface ClusterBenchSettings {
   readonly orders: number
   readonly kills: number
   readonly stops: number
+  /** The throughput setups go up to this many nodes (3: every setup). */
+  readonly maxNodes: number
   readonly quiet: boolean
 }
 
@@ -95,8 +97,8 @@ const freshNodes = (name: string, count: number, env: (databaseUrl: string) => R
   })
 
 const throughput = (settings: ClusterBenchSettings, auth: Awaited<Effect.Effect.Success<ReturnType<typeof benchAuth>>>, prefix: string) =>
-  withProgress("throughput", setups.length, settings.quiet, (progress) =>
-    Effect.forEach(setups, (setup, i) =>
+  withProgress("throughput", setups.filter((setup) => setup.nodes <= settings.maxNodes).length, settings.quiet, (progress) =>
+    Effect.forEach(setups.filter((setup) => setup.nodes <= settings.maxNodes), (setup, i) =>
       Effect.scoped(Effect.gen(function*() {
         progress.update(i, { unit: "setups", detail: setup.setup })
         const { nodes } = yield* freshNodes(`cluster_${i}`, setup.nodes, (url) => ({
@@ -274,7 +276,8 @@ const main = Effect.gen(function*() {
       connections: { type: "string", default: "64" },
       orders: { type: "string", default: "1000" },
       kills: { type: "string", default: "10" },
-      stops: { type: "string", default: "5" }
+      stops: { type: "string", default: "5" },
+      "max-nodes": { type: "string", default: "3" }
     }
   })
   const settings: ClusterBenchSettings = {
@@ -284,6 +287,7 @@ const main = Effect.gen(function*() {
     orders: Number(values.orders),
     kills: Number(values.kills),
     stops: Number(values.stops),
+    maxNodes: Number(values["max-nodes"]),
     quiet: false
   }
   const { rows, failed } = yield* runClusterBench(settings)

@@ -310,7 +310,8 @@ export const ProjectorOpsLive = opsServer("projector", (config) => config.projec
  */
 export const ServeLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => {
-    const onActors = Layer.merge(ApiLive, config.sagas.enabled ? SagasOn : Layer.empty).pipe(Layer.provide(RuntimeLive))
+    // The process manager first: it fixes where its feed starts before the API takes a command.
+    const onActors = (config.sagas.enabled ? ApiLive.pipe(Layer.provide(SagasOn)) : ApiLive).pipe(Layer.provide(RuntimeLive))
     return Layer.mergeAll(
       config.cluster.enabled ? onActors.pipe(Layer.provide(ClusterLive)) : onActors,
       ServeOpsLive,

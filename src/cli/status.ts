@@ -9,7 +9,7 @@
 import { Command, Options } from "@effect/cli"
 import { SqlClient } from "@effect/sql"
 import amqp from "amqplib"
-import { Console, Duration, Effect, Layer, Redacted } from "effect"
+import { Console, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { DatabaseLive } from "../app.js"
 import { type Ownership, readOwnership } from "../cluster/ownership.js"
 import { timings } from "../cluster/settings.js"
@@ -101,7 +101,8 @@ const sagaCounts = Effect.gen(function*() {
     Effect.gen(function*() {
       const counts = yield* store.counts(process, new Date())
       const checkpoint = yield* store.checkpoint(process)
-      return { process, ...counts, feedBehind: Math.max(0, (head?.position ?? 0) - checkpoint) }
+      // No checkpoint: no feed has run yet; the first starts at the head.
+      return { process, ...counts, feedBehind: Option.match(checkpoint, { onNone: () => 0, onSome: (at) => Math.max(0, (head?.position ?? 0) - at) }) }
     }))
 })
 

@@ -170,6 +170,11 @@ export interface EventStoreShape {
     readonly afterPosition: number
     readonly limit: number
   }) => Effect.Effect<ReadonlyArray<RecordedEvent>, UnknownPosition | SqlError.SqlError>
+  /**
+   * The position of the last event `readAll` gives now (0 for an empty log): where a new reader of
+   * the log starts when it wants only what is appended from now on.
+   */
+  readonly headPosition: Effect.Effect<number, SqlError.SqlError>
   readonly findIdempotency: (
     claim: Pick<IdempotencyClaim, "scope" | "key">
   ) => Effect.Effect<Option.Option<StoredIdempotency>, SqlError.SqlError>

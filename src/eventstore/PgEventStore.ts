@@ -519,6 +519,13 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
       return rows.map(toRecordedEvent)
     }).pipe(Effect.withSpan("EventStore.readAll", { attributes: { afterPosition, limit } }))
 
+  const headPosition: EventStoreShape["headPosition"] = sql<{ global_position: number }>`
+    SELECT global_position FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY transaction_id DESC, global_position DESC LIMIT 1`.pipe(
+    Effect.map((rows) => rows[0]?.global_position ?? 0),
+    Effect.withSpan("EventStore.headPosition")
+  )
+
   /**
    * One statement: the latest snapshot (first row, when there is one), a 'head' row that is always
    * there and carries the stream's version, and the events after the snapshot's version, with only
@@ -587,7 +594,18 @@ export const make = (options: PgEventStoreOptions = defaultOptions) => Effect.ge
     )
   }
 
-  return EventStore.of({ append, readStream, readHistory, streamVersion, appliedThrough, readAll, findIdempotency, loadLatest, saveSnapshot })
+  return EventStore.of({
+    append,
+    readStream,
+    readHistory,
+    streamVersion,
+    appliedThrough,
+    readAll,
+    headPosition,
+    findIdempotency,
+    loadLatest,
+    saveSnapshot
+  })
 })
 
 export const layerWith = (options: PgEventStoreOptions) => Layer.scoped(EventStore, make(options))

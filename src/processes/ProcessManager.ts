@@ -184,6 +184,16 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
     const kicks = yield* Queue.sliding<void>(1)
     const kick = Queue.offer(kicks, undefined)
     const { command } = yield* makeSagaCommands(name, process.sagas)
+    // The first process manager on this database: sagas begin with what is appended from now on
+    // (orders confirmed before were settled without one; from 0 they would be charged again). Done
+    // before this process serves, so no command it takes can slip in before the feed's start.
+    if (Option.isNone(yield* store.checkpoint(name))) {
+      const head = yield* events.headPosition
+      yield* store.initCheckpoint(name, head)
+      yield* Effect.logInfo("the feed starts at the log's head: sagas begin with the events appended from now on").pipe(
+        Effect.annotateLogs({ process: name, position: head })
+      )
+    }
 
     const observe = (event: RecordedEvent) =>
       Effect.gen(function*() {
@@ -242,7 +252,7 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
         Effect.retry(Schedule.spaced("1 second")),
         Effect.forkScoped
       )
-      let position = yield* store.checkpoint(name)
+      let position = Option.getOrElse(yield* store.checkpoint(name), () => 0)
       saved = { position, at: yield* Clock.currentTimeMillis }
       for (;;) {
         const next = yield* feedBatch(position).pipe(

@@ -4,7 +4,7 @@
  * and is rewritten from the saga's state after every change, never from an older stream version.
  */
 import { SqlClient, type SqlError } from "@effect/sql"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { deadlineOf, nextWakeOf, parkedSteps, type SagaState } from "./saga.js"
 
 export type SagaStatus = "running" | "parked" | "finished"
@@ -43,8 +43,11 @@ export interface ProcessStoreShape {
    */
   readonly claimDue: (process: string, now: Date, leaseUntil: Date, limit: number) => Effect.Effect<ReadonlyArray<string>, SqlError.SqlError>
   readonly release: (process: string, sagaId: string) => Effect.Effect<void, SqlError.SqlError>
-  readonly checkpoint: (process: string) => Effect.Effect<number, SqlError.SqlError>
+  /** Where the process's feed has read to; none before it first saved one. */
+  readonly checkpoint: (process: string) => Effect.Effect<Option.Option<number>, SqlError.SqlError>
   readonly saveCheckpoint: (process: string, position: number) => Effect.Effect<void, SqlError.SqlError>
+  /** Saves `position` as the checkpoint unless the process has one. */
+  readonly initCheckpoint: (process: string, position: number) => Effect.Effect<void, SqlError.SqlError>
   /** Sagas, newest first: all, those not finished, or the stuck and parked ones at `now`. */
   readonly list: (process: string, filter: { readonly only: "all" | "open" | "stuck"; readonly now: Date; readonly limit: number }) => Effect.Effect<ReadonlyArray<SagaRow>, SqlError.SqlError>
   readonly find: (process: string, sagaId: string) => Effect.Effect<SagaRow | undefined, SqlError.SqlError>
@@ -141,13 +144,16 @@ export const make = Effect.gen(function*() {
 
   const checkpoint: ProcessStoreShape["checkpoint"] = (process) =>
     sql<{ position: number }>`SELECT position FROM process_checkpoints WHERE process = ${process}`.pipe(
-      Effect.map((rows) => rows[0]?.position ?? 0)
+      Effect.map((rows) => Option.fromNullable(rows[0]?.position))
     )
 
   const saveCheckpoint: ProcessStoreShape["saveCheckpoint"] = (process, position) =>
     Effect.asVoid(sql`
       INSERT INTO process_checkpoints (process, position) VALUES (${process}, ${position})
       ON CONFLICT (process) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`)
+
+  const initCheckpoint: ProcessStoreShape["initCheckpoint"] = (process, position) =>
+    Effect.asVoid(sql`INSERT INTO process_checkpoints (process, position) VALUES (${process}, ${position}) ON CONFLICT (process) DO NOTHING`)
 
   const columns = sql`process, saga_id, definition_version, status, outcome, stream_version, next_wake_at, deadline_at,
     current_step, attempts, last_error, started_at, updated_at, finished_at`
@@ -182,7 +188,7 @@ export const make = Effect.gen(function*() {
         SELECT process, saga_id FROM process_instances WHERE status = 'finished' AND finished_at < ${before} LIMIT ${limit})
       RETURNING saga_id`.pipe(Effect.map((rows) => rows.length))
 
-  return ProcessStore.of({ record, claimDue, release, checkpoint, saveCheckpoint, list, find, counts, purgeFinished })
+  return ProcessStore.of({ record, claimDue, release, checkpoint, saveCheckpoint, initCheckpoint, list, find, counts, purgeFinished })
 })
 
 export const layer = Layer.effect(ProcessStore, make)

@@ -291,6 +291,8 @@ export const makeInMemoryEventStore = (_options: InMemoryEventStoreOptions = {})
         return Effect.succeed(log.slice(from, from + Math.max(0, limit)).map(toRecordedEvent))
       }).pipe(span("readAll", { afterPosition, limit }))
 
+    const headPosition: EventStoreShape["headPosition"] = read((state) => Chunk.size(state.log)).pipe(span("headPosition", {}))
+
     const findIdempotency: EventStoreShape["findIdempotency"] = (claim) =>
       read((state) => HashMap.get(state.idempotency, idempotencyKey(claim.scope, claim.key))).pipe(
         span("findIdempotency", { scope: claim.scope })
@@ -329,6 +331,7 @@ export const makeInMemoryEventStore = (_options: InMemoryEventStoreOptions = {})
       streamVersion,
       appliedThrough,
       readAll,
+      headPosition,
       findIdempotency,
       loadLatest,
       saveSnapshot,

@@ -396,6 +396,21 @@ export const eventStoreContract = <E>(name: string, makeStore: Layer.Layer<Store
         expect(yield* s.readAll({ afterPosition: start, limit: 0 })).toEqual([])
       }))
 
+    it.effect("headPosition is where a reader of what comes next starts: readAll after it gives only later events", () =>
+      Effect.gen(function*() {
+        const s = yield* store
+        const before = streamId("before")
+        const after = streamId("after")
+        yield* s.append(request(before, 0, newEvents(2)))
+        yield* readAllOf(s, 0, [before], 2)
+        const head = yield* s.headPosition
+        const last = (yield* s.readStream(before))[1]!.globalPosition
+        expect(head).toBeGreaterThanOrEqual(last)
+        yield* s.append(request(after, 0, newEvents(1)))
+        const next = yield* readAllOf(s, head, [before, after], 1)
+        expect(next.map((event) => event.streamId)).toEqual([after])
+      }))
+
     it.effect("readAll from 0 starts at the beginning of the log", () =>
       Effect.gen(function*() {
         const s = yield* store

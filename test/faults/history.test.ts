@@ -34,7 +34,7 @@ import { freePort, toxiproxy } from "../support/faults/toxiproxy.js"
 import { testConfig } from "../support/layers.js"
 import { messagingEnvironment, readTopic, TestMessaging, versionsByKey } from "../support/messaging.js"
 
-const SECONDS = Number(process.env["HISTORY_SECONDS"] ?? 60)
+const SECONDS = Number(process.env["HISTORY_SECONDS"] ?? 45)
 const CLIENTS = 12
 const NOTIFIED = new Set(["OrderConfirmed", "PaymentRequested", "OrderPaid", "OrderShipped", "OrderDelivered", "OrderCancelled"])
 /** Units of each SKU an order's life takes, and the stock set before the run. */

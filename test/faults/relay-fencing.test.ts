@@ -50,7 +50,7 @@ it.scopedLive("the leader's session ends while its slowed batch is in flight: ev
       yield* Fiber.join(traffic)
       yield* drained
       const stored = yield* allEvents
-      expect(stored.length).toBe(240)
+      expect(stored.length).toBe(40 * 7)
       yield* expectEveryEventInOrder(env, stored)
       // The deposed relay was refused by the broker, and said so.
       yield* slowed.waitForLine(/outbox relay stepped down/, 15_000)

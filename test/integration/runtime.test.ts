@@ -140,6 +140,7 @@ layer(StoreTest, { excludeTestServices: true })("actor runtime", (it) => {
         streamVersion: (id) => Effect.suspend(() => (calls++, real.streamVersion(id))),
         appliedThrough: (eventId) => Effect.suspend(() => (calls++, real.appliedThrough(eventId))),
         readAll: (o) => Effect.suspend(() => (calls++, real.readAll(o))),
+        headPosition: Effect.suspend(() => (calls++, real.headPosition)),
         findIdempotency: (key) => Effect.suspend(() => (calls++, real.findIdempotency(key))),
         loadLatest: (id) => Effect.suspend(() => (calls++, real.loadLatest(id))),
         saveSnapshot: (snapshot) => Effect.suspend(() => (calls++, real.saveSnapshot(snapshot)))

@@ -41,6 +41,7 @@ const counted = (store: EventStoreShape) => {
     streamVersion: (id) => count("streamVersion", () => store.streamVersion(id)),
     appliedThrough: (eventId) => count("appliedThrough", () => store.appliedThrough(eventId)),
     readAll: (o) => count("readAll", () => store.readAll(o)),
+    headPosition: Effect.suspend(() => count("headPosition", () => store.headPosition)),
     findIdempotency: (key) => count("findIdempotency", () => store.findIdempotency(key)),
     loadLatest: (id) => count("loadLatest", () => store.loadLatest(id)),
     saveSnapshot: (snapshot) => count("saveSnapshot", () => store.saveSnapshot(snapshot))

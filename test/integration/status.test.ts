@@ -57,10 +57,9 @@ layer(Environment, { excludeTestServices: true })("status", (it) => {
         deadLetters: { ok: true, value: 0 },
         quarantined: { ok: true, value: 0 },
         stuckDeliveries: { ok: true, value: 0 },
-        // No process manager runs here: the placed order is one event the fulfilment feed has yet to read.
-        sagas: { ok: true, value: [{ process: "fulfilment", running: 0, stuck: 0, parked: 0, feedBehind: expect.any(Number) }] }
+        // No process manager has run on this database: no saga, no feed behind.
+        sagas: { ok: true, value: [{ process: "fulfilment", running: 0, stuck: 0, parked: 0, feedBehind: 0 }] }
       })
-      expect(before.sagas.value[0].feedBehind).toBeGreaterThan(0)
       // The row has waited since its append: longer than the status process took to start, less than the test.
       expect(before.outboxBacklog.value.events.oldestAgeSeconds).toBeGreaterThan(0.1)
       expect(before.outboxBacklog.value.events.oldestAgeSeconds).toBeLessThan(120)

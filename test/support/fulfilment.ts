@@ -37,7 +37,8 @@ export const fulfilmentLayer = (settings: FulfilmentSettings = {}) =>
         return `http://127.0.0.1:${http.address.port}`
       })
     ).pipe(Layer.provide(HttpLive))
-    return Layer.merge(Layer.merge(server, SagasLive), Layer.succeed(PaymentSink, sink)).pipe(
+    // The process manager before the server: its feed's start is fixed before the first command.
+    return Layer.merge(server.pipe(Layer.provideMerge(SagasLive)), Layer.succeed(PaymentSink, sink)).pipe(
       Layer.provide(testConfig({
         databaseUrl: database.url,
         payments: { providerUrl: Option.some(sink.url), timeout: Duration.decode(settings.paymentTimeout ?? "800 millis") },
