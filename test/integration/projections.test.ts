@@ -14,7 +14,7 @@ import { applyToSummary, type OrderSummary } from "../../src/projections/orderSu
 import { fromRecorded } from "../../src/projections/projectEvents.js"
 import { orderSummariesProjection } from "../../src/projections/orderSummariesProjection.js"
 import { type GroupMembership, membershipOfAll } from "../../src/projections/Projector.js"
-import { startCli } from "../../bench/lib/processes.js"
+import { startBuiltCli, startCli } from "../../bench/lib/processes.js"
 import { environmentConfig, messagingEnvironment, orderLifeAfterPlacing, settings, TestMessaging } from "../support/messaging.js"
 import { options, placeOrder } from "../support/orders.js"
 import { adminToken, bearer } from "../support/auth.js"
@@ -249,7 +249,7 @@ layer(environment(Layer.empty), { excludeTestServices: true })("projector proces
       const sql = yield* SqlClient.SqlClient
       const rebuild = (names: ReadonlyArray<string>) =>
         Effect.gen(function*() {
-          const run = yield* startCli(["projections", "rebuild", ...names], { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix })
+          const run = yield* startBuiltCli(["projections", "rebuild", ...names], { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix })
           const exit = yield* run.exited
           return { code: exit.code, output: run.lines.join("\n") }
         }).pipe(Effect.scoped)

@@ -6,6 +6,9 @@
  * it. At the end every order is whole — paid with its stock and one capture, or cancelled with
  * nothing held and no money kept, or waiting to be paid again after a decline — and nothing was done
  * twice: one capture, one refund, one stock movement per line, each step recorded once.
+ *
+ * It kills only its own processes, on a database of its own: it runs beside the other integration
+ * tests, not alone with the faults that take services away.
  */
 import { expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber } from "effect"
