@@ -170,10 +170,13 @@ it.scopedLive(`the saga's process killed before and after each of ${points.lengt
     base = undefined
     const driving = yield* Effect.fork(customer)
 
-    // Each point: a serve that dies there, and an order whose flow gets it there.
+    // Each point: a serve that dies there, and an order whose flow gets it there. The order is
+    // placed beside the wait: a saga left from an earlier point may reach this point first, and kill
+    // the serve while the order is being placed (its commands then go to the next serve).
+    const placing: Array<Fiber.RuntimeFiber<void>> = []
     for (const point of points) {
       const serve = yield* start(point)
-      orders.push(yield* placeFor(flowOf[point.split(":")[0]!]!))
+      placing.push(yield* Effect.fork(Effect.flatMap(placeFor(flowOf[point.split(":")[0]!]!), (order) => Effect.sync(() => void orders.push(order)))))
       const exit = yield* serve.exited.pipe(Effect.timeout(Duration.seconds(30)), Effect.option)
       base = undefined
       expect({ point, exit: exit._tag === "Some" ? exit.value : "still running after 30 s" }).toEqual({ point, exit: { code: null, signal: "SIGKILL" } })
@@ -181,6 +184,8 @@ it.scopedLive(`the saga's process killed before and after each of ${points.lengt
 
     // The last one carries every saga to its end, and the customer makes their last moves.
     yield* start()
+    yield* Fiber.joinAll(placing)
+    expect(orders).toHaveLength(points.length)
     const settled = (order: Order) =>
       Effect.map(call("GET", `/orders/${order.id}/fulfilment`), (view) =>
         view.status === 200 && order.step === "done" &&
