@@ -29,6 +29,8 @@ import {
   projectorCheck,
   rabbitCheck,
   RelayRoleState,
+  SagaFeedRole,
+  sagasCheck,
   relayCheck,
   WorkerLink,
   workerCheck
@@ -192,6 +194,7 @@ const SagasOn = Layer.scopedDiscard(
       lease: Duration.sum(Duration.sum(config.payments.timeout, config.sagas.stepTimeout), Duration.seconds(5)),
       feed: true,
       retention: config.sagas.retention,
+      role: yield* SagaFeedRole,
       crashAt: Option.getOrUndefined(Option.map(config.sagas.crashAt, (value) => {
         const [kind, moment] = value.split(":") as [string, "before" | "after"]
         return { kind, moment }
@@ -199,7 +202,7 @@ const SagasOn = Layer.scopedDiscard(
     })
     yield* Effect.forkScoped(manager.run)
   })
-).pipe(Layer.provide([ProcessStore.layer, PaymentProviderLive]))
+).pipe(Layer.provide([ProcessStore.layer, PaymentProviderLive, SagaFeedRole.layer]))
 
 /** The process manager on this process's own actors (no cluster: the test suite's). */
 export const SagasLive = SagasOn.pipe(Layer.provideMerge(RuntimeLive))
@@ -209,10 +212,11 @@ export const ServeOpsLive = opsServer("serve", (config) => config.ops.port, (con
   Effect.map(
     Effect.all([
       config.outbox.relayEnabled ? relayChecks(config) : Effect.succeed([]),
-      config.projections.projectorEnabled ? projectorChecks(config) : Effect.succeed([])
+      config.projections.projectorEnabled ? projectorChecks(config) : Effect.succeed([]),
+      config.sagas.enabled ? Effect.map(sagasCheck, (check) => [check]) : Effect.succeed([])
     ]),
     (checks) => checks.flat()
-  )).pipe(Layer.provide([DatabaseLive, RelayRoleState.layer, ProjectorMembership.layer]))
+  )).pipe(Layer.provide([DatabaseLive, RelayRoleState.layer, ProjectorMembership.layer, SagaFeedRole.layer]))
 
 /** A standalone relay's ops server, on RELAY_PORT. */
 export const RelayOpsLive = opsServer("relay", (config) => config.outbox.port, relayChecks).pipe(

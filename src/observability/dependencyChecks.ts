@@ -1,7 +1,7 @@
 /**
  * The readiness checks of each role beyond the database (see readiness.ts), and the state each role
- * keeps for them: the relay's part in the election, the projector's membership of its consumer
- * group, the worker's link to RabbitMQ. The roles only set that state (a Ref given in their options);
+ * keeps for them: the relay's part in the election, the process manager's part in its feed's, the
+ * projector's membership of its consumer group, the worker's link to RabbitMQ. The roles only set that state (a Ref given in their options);
  * the ops server only reads it, and asks the brokers itself.
  */
 import amqp from "amqplib"
@@ -9,6 +9,7 @@ import { Context, Effect, Layer, Option, Redacted, Ref, type Scope } from "effec
 import type { Admin } from "kafkajs"
 import type { BrokerLink } from "../notifications/NotificationWorker.js"
 import { kafkaClient } from "../messaging/kafka.js"
+import type { Role } from "../database/leadership.js"
 import type { RelayRole } from "../outbox/OutboxRelay.js"
 import type { GroupMembership } from "../projections/Projector.js"
 import { NotReady, type ReadinessCheck } from "./readiness.js"
@@ -18,6 +19,11 @@ const describe = (error: unknown) => error instanceof Error ? error.message : St
 /** This process's part in the relay election (set by OutboxRelay). */
 export class RelayRoleState extends Context.Tag("app/RelayRoleState")<RelayRoleState, Ref.Ref<RelayRole>>() {
   static readonly layer = Layer.effect(RelayRoleState, Ref.make<RelayRole>("starting"))
+}
+
+/** This process's part in the election of the sagas' feed (set by the ProcessManager). */
+export class SagaFeedRole extends Context.Tag("app/SagaFeedRole")<SagaFeedRole, Ref.Ref<Role>>() {
+  static readonly layer = Layer.effect(SagaFeedRole, Ref.make<Role>("starting"))
 }
 
 /** The projector's consumer-group membership (set by Projector from the consumer's events). */
@@ -40,6 +46,15 @@ export const relayCheck = Effect.map(RelayRoleState, (role): ReadinessCheck => (
     current === "starting"
       ? new NotReady({ message: "the relay has not tried for its lock yet" })
       : Effect.succeed({ relay: current }))
+}))
+
+/** The process manager is ready once it tried for its feed's lock: its wakers run either way; /ready says which. */
+export const sagasCheck = Effect.map(SagaFeedRole, (role): ReadinessCheck => ({
+  name: "sagas",
+  check: Effect.flatMap(Ref.get(role), (current) =>
+    current === "starting"
+      ? new NotReady({ message: "the process manager has not tried for its feed's lock yet" })
+      : Effect.succeed({ sagaFeed: current }))
 }))
 
 export const projectorCheck = Effect.map(ProjectorMembership, (membership): ReadinessCheck => ({

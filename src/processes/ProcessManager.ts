@@ -14,9 +14,9 @@
  *
  * Every change to a saga goes through its actor (one at a time) and is then written to the index.
  */
-import { Cause, Clock, Data, Duration, Effect, Exit, Metric, Option, Queue, Schedule, Stream } from "effect"
+import { Cause, Clock, Data, Duration, Effect, Exit, Metric, Option, Queue, Ref, Schedule, Stream } from "effect"
 import { PgClient } from "@effect/sql-pg"
-import { whileLeading } from "../database/leadership.js"
+import { type Role, whileLeading } from "../database/leadership.js"
 import { purgeForever } from "../database/retention.js"
 import { APPENDED_CHANNEL, type EventMetadata, EventStore, type RecordedEvent } from "../eventstore/EventStore.js"
 import { durationHistogram } from "../observability/histograms.js"
@@ -71,6 +71,8 @@ export interface ProcessManagerSettings {
   readonly feed: boolean
   /** Finished sagas leave the index after this (their streams stay: `sagas show` reads those). */
   readonly retention: Duration.Duration
+  /** Kept up to date with this process's part in the feed's election, for whoever reports it (the ops server's /ready). */
+  readonly role?: Ref.Ref<Role> | undefined
   /** Fault injection for tests: the process kills itself before a step of this kind runs, or after it ran and before its result is recorded. */
   readonly crashAt?: { readonly kind: string; readonly moment: "before" | "after" } | undefined
 }
@@ -422,7 +424,12 @@ export const makeProcessManager = <S, R>(process: Process<S, R>, settings: Proce
       measureIndex,
       purgeIndex,
       settings.feed
-        ? whileLeading({ lockKey: FEED_LOCK, name: `${name} feed`, activeMessage: "this process hands the event log to the sagas" }, () => feed)
+        ? whileLeading({
+          lockKey: FEED_LOCK,
+          name: `${name} feed`,
+          activeMessage: "this process hands the event log to the sagas",
+          onRole: (role) => (settings.role === undefined ? Effect.void : Ref.set(settings.role, role))
+        }, () => feed)
         : Effect.never
     ], { concurrency: "unbounded", discard: true }).pipe(Effect.annotateLogs({ component: "process-manager", process: name }))
 

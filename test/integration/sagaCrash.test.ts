@@ -19,6 +19,8 @@ import { paymentIdOf } from "../../src/processes/fulfilment/definition.js"
 import { adminToken, authEnvironment, bearer } from "../support/auth.js"
 import { runMigrationsOn, scratchDatabase } from "../support/databases.js"
 import { freePort } from "../support/faults/toxiproxy.js"
+import { opsPortOf } from "../support/ops.js"
+import { readyAnswers } from "../support/readiness.js"
 
 type Flow = "happy" | "declined" | "silent" | "cancelled-after-payment" | "out-of-stock"
 
@@ -182,8 +184,11 @@ it.scopedLive(`the saga's process killed before and after each of ${points.lengt
       expect({ point, exit: exit._tag === "Some" ? exit.value : "still running after 30 s" }).toEqual({ point, exit: { code: null, signal: "SIGKILL" } })
     }
 
-    // The last one carries every saga to its end, and the customer makes their last moves.
-    yield* start()
+    // The last one carries every saga to its end, and the customer makes their last moves. Its /ready
+    // says it runs the sagas' feed (the only serve left, it took the lock).
+    const last = yield* start()
+    expect((yield* readyAnswers(yield* opsPortOf(last), 200, (answer) => answer.body.sagaFeed === "active")).body)
+      .toMatchObject({ status: "ready", sagaFeed: "active" })
     yield* Fiber.joinAll(placing)
     expect(orders).toHaveLength(points.length)
     const settled = (order: Order) =>
