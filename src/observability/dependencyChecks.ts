@@ -10,15 +10,14 @@ import type { Admin } from "kafkajs"
 import type { BrokerLink } from "../notifications/NotificationWorker.js"
 import { kafkaClient } from "../messaging/kafka.js"
 import type { Role } from "../database/leadership.js"
-import type { RelayRole } from "../outbox/OutboxRelay.js"
 import type { GroupMembership } from "../projections/Projector.js"
 import { NotReady, type ReadinessCheck } from "./readiness.js"
 
 const describe = (error: unknown) => error instanceof Error ? error.message : String(error)
 
 /** This process's part in the relay election (set by OutboxRelay). */
-export class RelayRoleState extends Context.Tag("app/RelayRoleState")<RelayRoleState, Ref.Ref<RelayRole>>() {
-  static readonly layer = Layer.effect(RelayRoleState, Ref.make<RelayRole>("starting"))
+export class RelayRoleState extends Context.Tag("app/RelayRoleState")<RelayRoleState, Ref.Ref<Role>>() {
+  static readonly layer = Layer.effect(RelayRoleState, Ref.make<Role>("starting"))
 }
 
 /** This process's part in the election of the sagas' feed (set by the ProcessManager). */
@@ -39,23 +38,23 @@ export class WorkerLink extends Context.Tag("app/WorkerLink")<WorkerLink, Ref.Re
   static readonly layer = Layer.effect(WorkerLink, Ref.make<BrokerLink>(Option.none()))
 }
 
-/** Active and standby relays are both ready: a standby is what takes over. /ready says which. */
-export const relayCheck = Effect.map(RelayRoleState, (role): ReadinessCheck => ({
-  name: "relay",
-  check: Effect.flatMap(Ref.get(role), (current) =>
-    current === "starting"
-      ? new NotReady({ message: "the relay has not tried for its lock yet" })
-      : Effect.succeed({ relay: current }))
-}))
+/**
+ * A role elected by a lock is ready once it tried for it, active or standing by (a standby is what
+ * takes over); /ready says which, under `field`.
+ */
+const electedCheck = <I>(tag: Context.Tag<I, Ref.Ref<Role>>, name: string, field: string, who: string) =>
+  Effect.map(tag, (role): ReadinessCheck => ({
+    name,
+    check: Effect.flatMap(Ref.get(role), (current) =>
+      current === "starting"
+        ? new NotReady({ message: `${who} has not tried for its lock yet` })
+        : Effect.succeed({ [field]: current }))
+  }))
 
-/** The process manager is ready once it tried for its feed's lock: its wakers run either way; /ready says which. */
-export const sagasCheck = Effect.map(SagaFeedRole, (role): ReadinessCheck => ({
-  name: "sagas",
-  check: Effect.flatMap(Ref.get(role), (current) =>
-    current === "starting"
-      ? new NotReady({ message: "the process manager has not tried for its feed's lock yet" })
-      : Effect.succeed({ sagaFeed: current }))
-}))
+export const relayCheck = electedCheck(RelayRoleState, "relay", "relay", "the relay")
+
+/** The process manager's wakers run in every process; the feed in the one elected. */
+export const sagasCheck = electedCheck(SagaFeedRole, "sagas", "sagaFeed", "the process manager's feed")
 
 export const projectorCheck = Effect.map(ProjectorMembership, (membership): ReadinessCheck => ({
   name: "projector",
