@@ -9,7 +9,7 @@
 import { Command, Options } from "@effect/cli"
 import { SqlClient } from "@effect/sql"
 import amqp from "amqplib"
-import { Console, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Clock, Console, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { DatabaseLive } from "../app.js"
 import { type Ownership, readOwnership } from "../cluster/ownership.js"
 import { timings } from "../cluster/settings.js"
@@ -99,7 +99,7 @@ const sagaCounts = Effect.gen(function*() {
   const [head] = yield* sql<{ position: number | null }>`SELECT max(global_position) AS position FROM events`
   return yield* Effect.forEach(processes, (process) =>
     Effect.gen(function*() {
-      const counts = yield* store.counts(process, new Date())
+      const counts = yield* store.counts(process, new Date(yield* Clock.currentTimeMillis))
       const checkpoint = yield* store.checkpoint(process)
       // No checkpoint: no feed has run yet; the first starts at the head.
       return { process, ...counts, feedBehind: Option.match(checkpoint, { onNone: () => 0, onSome: (at) => Math.max(0, (head?.position ?? 0) - at) }) }
