@@ -90,6 +90,10 @@ const unstorableTextPath = (value: unknown, path: ReadonlyArray<PropertyKey> = [
   return undefined
 }
 
+/** The web console's pages (src/console/) are served beside the API and take form posts. */
+export const consolePrefix = "/console"
+const isConsolePath = (url: string) => url === consolePrefix || url.startsWith(`${consolePrefix}/`) || url.startsWith(`${consolePrefix}?`)
+
 const badBody = (field: string, message: string) => new BadRequest({ error: "bad_request", message, field })
 
 /**
@@ -99,7 +103,8 @@ const badBody = (field: string, message: string) => new BadRequest({ error: "bad
 const checkBody = (maxBytes: number) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    if (!HttpMethod.hasBody(request.method)) return { missing: false }
+    // The console's pages post HTML forms, checked by the console itself.
+    if (!HttpMethod.hasBody(request.method) || isConsolePath(request.url)) return { missing: false }
     // Made only when needed: an error captures a stack trace, and most requests are not too large.
     const tooLarge = () =>
       new PayloadTooLarge({
