@@ -11,7 +11,7 @@ import type { EventMetadata } from "../eventstore/EventStore.js"
 import type { ActorSystem } from "../runtime/ActorSystem.js"
 import type { CommandOptions } from "../runtime/AggregateActor.js"
 import { commandIdForKey } from "../runtime/commandIds.js"
-import { toHttpError, Unavailable } from "./errors.js"
+import { NotModified, toHttpError, Unavailable } from "./errors.js"
 import { Caller, type CallerShape } from "./security.js"
 
 /** `If-Match: "<version>"`: the command applies only if the aggregate is still at that version. */
@@ -53,6 +53,35 @@ export const setHeader = (name: string, value: string) =>
 export const etag = (version: number) => `"${version}"`
 
 export const nowIso = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
+
+/**
+ * `If-None-Match`: entity tags, or `*` (RFC 9110 §13.1.2). A GET whose current ETag is among them
+ * answers 304 Not Modified, without a body.
+ */
+export const IfNoneMatch = Schema.String.pipe(
+  Schema.pattern(/^(\*|(W\/)?"[\x21\x23-\x7e]*"( *, *(W\/)?"[\x21\x23-\x7e]*")*)$/, {
+    message: () => "If-None-Match must be * or a list of ETags such as \"3\""
+  })
+)
+export const ConditionalReadHeaders = Schema.Struct({ "if-none-match": Schema.optional(IfNoneMatch) })
+
+/** Weak comparison, as RFC 9110 asks of If-None-Match: W/"3" matches "3". */
+const matchesAny = (ifNoneMatch: string, current: string) =>
+  ifNoneMatch.trim() === "*" ||
+  ifNoneMatch.split(",").some((tag) => tag.trim().replace(/^W\//, "") === current)
+
+/**
+ * Sets the ETag of what a GET answers, and fails with 304 when the caller already has it (the ETag
+ * goes with the 304 too).
+ */
+export const answerWithEtag = (version: number, ifNoneMatch: string | undefined) =>
+  Effect.gen(function*() {
+    const current = etag(version)
+    yield* setHeader("etag", current)
+    // Stored by the caller, revalidated before each use: never served from a shared cache.
+    yield* setHeader("cache-control", "private, no-cache")
+    if (ifNoneMatch !== undefined && matchesAny(ifNoneMatch, current)) return yield* Effect.fail(new NotModified())
+  })
 
 /** Whose idempotency keys these are: the caller's, so that two callers' equal keys never meet. */
 export const callerScope = (caller: CallerShape) => `subject:${caller.principal.subject}`
@@ -113,7 +142,7 @@ export const sendCommand = <State, Command extends { readonly _tag: string }, Ev
       newStream: request.creates === true && key === undefined
     }
     const result = yield* actors.execute(request.id, request.command(yield* nowIso), options).pipe(
-      Effect.mapError((error) => toHttpError(request.noun, error)),
+      Effect.mapError((error) => toHttpError(request.noun, error, ifMatch !== undefined)),
       Effect.tapError((error) =>
         error instanceof Unavailable && error.retryAfterSeconds !== undefined
           ? setHeader("retry-after", String(error.retryAfterSeconds))
@@ -124,3 +153,15 @@ export const sendCommand = <State, Command extends { readonly _tag: string }, Ev
     yield* setHeader("x-correlation-id", options.metadata.correlationId)
     return result
   })
+
+/**
+ * Failures the request cannot meet (a command that creates its aggregate is decided before any
+ * existence check; one without If-Match has no precondition): one coming back is a bug, not an answer.
+ */
+export const cannotFailWith = <Kinds extends ReadonlyArray<abstract new(...args: never) => unknown>>(...kinds: Kinds) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, InstanceType<Kinds[number]>>, R> =>
+  Effect.catchIf(effect, (error) => kinds.some((kind) => error instanceof kind), Effect.die) as Effect.Effect<
+    A,
+    Exclude<E, InstanceType<Kinds[number]>>,
+    R
+  >

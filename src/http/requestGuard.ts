@@ -2,17 +2,20 @@
  * API-wide request hygiene, so that no input, however malformed, ends in a 500: bodies over the
  * limit get 413, bodies that are not JSON get 415 (wrong media type) or 400 (broken JSON, a key given
  * twice, text PostgreSQL cannot store), a missing body 400, schema failures become
- * `{ error: "bad_request", field, message }`, and unknown routes a JSON 404.
+ * `{ error: "bad_request", field, message }`, a known path asked with a method it does not serve 405
+ * with `Allow`, and unknown routes 404: all as problem documents (errors.ts).
  */
+import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiError from "@effect/platform/HttpApiError"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpMethod from "@effect/platform/HttpMethod"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Option } from "effect"
 import { Api } from "./Api.js"
-import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from "./errors.js"
+import { BadRequest, NotFound, PayloadTooLarge, problemResponse, UnsupportedMediaType } from "./errors.js"
 
 const fieldName = (path: ReadonlyArray<PropertyKey>) =>
   path.reduce<string>(
@@ -146,22 +149,68 @@ const checkBody = (maxBytes: number) =>
     return { missing: false }
   })
 
-/** Failures raised by the platform before a handler runs, rewritten into this API's error bodies. */
-const translate = <E>(error: E, bodyMissing: boolean): E | BadRequest | NotFound => {
-  const raised: unknown = error
-  if (raised instanceof HttpApiError.HttpApiDecodeError) {
-    // The platform decodes a missing body as `null`; say what is really wrong.
-    if (bodyMissing && raised.issues.some((issue) => issue.path.length === 0)) {
-      return badBody("body", "a JSON body is required")
+/** The methods each of the API's paths serves, by a pattern of the path (`:name` is one segment). */
+const methodsByPath = () => {
+  const paths = new Map<string, { readonly pattern: RegExp; readonly methods: Set<string> }>()
+  HttpApi.reflect(Api, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => {
+      const entry = paths.get(endpoint.path) ??
+        { pattern: new RegExp(`^${endpoint.path.replace(/:\w+/g, "[^/]+")}$`), methods: new Set<string>() }
+      entry.methods.add(endpoint.method)
+      paths.set(endpoint.path, entry)
     }
-    return fromDecodeError(raised)
+  })
+  return [...paths.values()]
+}
+
+/**
+ * Failures raised by the platform before a handler runs, answered in this API's terms: a body or
+ * parameter that does not decode is a 400 naming the field, a path the API serves with other methods
+ * a 405 that lists them, any other route a 404.
+ */
+const answerRouting = (error: unknown, bodyMissing: boolean, paths: ReturnType<typeof methodsByPath>) => {
+  if (error instanceof HttpApiError.HttpApiDecodeError) {
+    // The platform decodes a missing body as `null`; say what is really wrong.
+    const missing = bodyMissing && error.issues.some((issue) => issue.path.length === 0)
+    return Option.some(problemResponse(missing ? badBody("body", "a JSON body is required") : fromDecodeError(error)))
   }
-  if (raised instanceof HttpServerError.RouteNotFound) {
-    return new NotFound({ error: "not_found", message: `no route for ${raised.request.method} ${raised.request.url}` })
+  if (error instanceof HttpServerError.RouteNotFound) {
+    const { method, url } = error.request
+    const path = url.split("?")[0]!
+    const allowed = paths.filter((entry) => entry.pattern.test(path)).flatMap((entry) => [...entry.methods])
+    if (allowed.length > 0) {
+      const allow = [...new Set(allowed)].sort().join(", ")
+      return Option.some(problemResponse({
+        status: 405,
+        title: "Method Not Allowed",
+        error: "method_not_allowed",
+        message: `${path} does not serve ${method}; it serves ${allow}`
+      }, { allow }))
+    }
+    return Option.some(problemResponse(new NotFound({ error: "not_found", message: `no route for ${method} ${url}` })))
   }
-  return error
+  return Option.none()
 }
 
 export const requestGuard = (maxBytes: number) =>
-  HttpApiBuilder.middleware(Api, (app) =>
-    Effect.flatMap(checkBody(maxBytes), (body) => Effect.mapError(app, (error) => translate(error, body.missing))))
+  HttpApiBuilder.middleware(
+    Effect.sync(() => {
+      const paths = methodsByPath()
+      return (app: HttpApp.Default) =>
+        checkBody(maxBytes).pipe(
+          Effect.flatMap((body) =>
+            Effect.catchAll(app as HttpApp.Default<unknown>, (error) =>
+              Option.match(answerRouting(error, body.missing, paths), {
+                onNone: () => Effect.fail(error),
+                onSome: Effect.succeed
+              }))
+          ),
+          Effect.catchIf(
+            (error): error is BadRequest | PayloadTooLarge | UnsupportedMediaType =>
+              error instanceof BadRequest || error instanceof PayloadTooLarge || error instanceof UnsupportedMediaType,
+            (error) => Effect.succeed(problemResponse(error))
+          )
+        ) as HttpApp.Default
+    })
+  )

@@ -248,19 +248,70 @@ layer(Layer.merge(serverLayer(), RuntimeLive.pipe(Layer.provide(testConfig()))),
     it.effect("404: an unknown route answers JSON too", () =>
       Effect.gen(function*() {
         expectError(yield* get("/no-such-thing"), 404, { error: "not_found" })
-        expectError(yield* call("PUT", "/orders", { body: placeOrderBody() }), 404, { error: "not_found" })
       }))
 
-    it.effect("409: a stale If-Match is a version conflict with both versions, and changes nothing", () =>
+    it.effect("405: a known path asked with a method it does not serve lists the ones it does in Allow", () =>
+      Effect.gen(function*() {
+        const put = yield* call("PUT", "/orders", { body: placeOrderBody() })
+        expectError(put, 405, { error: "method_not_allowed" })
+        expect(put.headers.get("allow")).toBe("POST")
+        const patch = yield* call("PATCH", `/orders/${randomUUID()}`)
+        expectError(patch, 405, { error: "method_not_allowed" })
+        expect(patch.headers.get("allow")).toBe("GET")
+        const stock = yield* call("POST", "/inventory/SKU-1")
+        expect(stock.headers.get("allow")).toBe("GET, PUT")
+        // A path the API does not have at all stays 404.
+        expectError(yield* call("PUT", "/orders/x/y/z"), 404, { error: "not_found" })
+      }))
+
+    it.effect("412: a stale If-Match is a failed precondition with both versions, and changes nothing", () =>
       Effect.gen(function*() {
         const orderId = yield* placeOrder()
         expect((yield* post(`/orders/${orderId}/items`, { body: { sku: "B", quantity: 1, unitPriceCents: 5 } })).status)
           .toBe(200)
         const stale = yield* post(`/orders/${orderId}/confirm`, { headers: { "if-match": etag(1) } })
-        expectError(stale, 409, { error: "version_conflict", expectedVersion: 1, actualVersion: 2 })
+        expectError(stale, 412, { error: "version_conflict", expectedVersion: 1, actualVersion: 2 })
         expect(yield* getOrder(orderId)).toMatchObject({ status: "placed", version: 2 })
         // With the current ETag the same command goes through.
         expect((yield* post(`/orders/${orderId}/confirm`, { headers: { "if-match": etag(2) } })).status).toBe(200)
+      }))
+
+    it.effect("304: If-None-Match with the current ETag answers Not Modified without a body; any change answers 200", () =>
+      Effect.gen(function*() {
+        const orderId = yield* placeOrder()
+        const first = yield* get(`/orders/${orderId}`)
+        expect(first.headers.get("cache-control")).toBe("private, no-cache")
+        const same = yield* get(`/orders/${orderId}`, { headers: { "if-none-match": etag(1) } })
+        expect(same.status).toBe(304)
+        expect(same.text).toBe("")
+        expect(same.headers.get("etag")).toBe(etag(1))
+        // A weak tag, a list, and `*` match too (RFC 9110's weak comparison).
+        expect((yield* get(`/orders/${orderId}`, { headers: { "if-none-match": `W/"1"` } })).status).toBe(304)
+        expect((yield* get(`/orders/${orderId}`, { headers: { "if-none-match": `"7", "1"` } })).status).toBe(304)
+        expect((yield* get(`/orders/${orderId}`, { headers: { "if-none-match": "*" } })).status).toBe(304)
+        yield* post(`/orders/${orderId}/confirm`)
+        const changed = yield* get(`/orders/${orderId}`, { headers: { "if-none-match": etag(1) } })
+        expect(changed.status).toBe(200)
+        expect(changed.headers.get("etag")).toBe(etag(2))
+        expectError(yield* get(`/orders/${orderId}`, { headers: { "if-none-match": "1" } }), 400, { field: "if-none-match" })
+      }))
+
+    it.effect("the timeline is paged: ?afterVersion=&limit= with a Link to the next page while more follow", () =>
+      Effect.gen(function*() {
+        const orderId = yield* placeOrder()
+        for (const sku of ["B", "C", "D"]) yield* post(`/orders/${orderId}/items`, { body: { sku, quantity: 1, unitPriceCents: 5 } })
+        const first = yield* get(`/orders/${orderId}/events?limit=2`)
+        expect(first.json.map((event: { version: number }) => event.version)).toEqual([1, 2])
+        expect(first.headers.get("link")).toBe(`</orders/${orderId}/events?afterVersion=2&limit=2>; rel="next"`)
+        const next = yield* get(`/orders/${orderId}/events?afterVersion=2&limit=2`)
+        expect(next.json.map((event: { version: number }) => event.version)).toEqual([3, 4])
+        expect(next.headers.get("link")).toBeNull()
+        const past = yield* get(`/orders/${orderId}/events?afterVersion=4`)
+        expect(past.status).toBe(200)
+        expect(past.json).toEqual([])
+        expectError(yield* get(`/orders/${randomUUID()}/events?afterVersion=4`), 404)
+        expectError(yield* get(`/orders/${orderId}/events?limit=0`), 400, { field: "limit" })
+        expectError(yield* get(`/orders/${orderId}/events?limit=`), 400, { field: "limit" })
       }))
 
     it.effect("400: a malformed If-Match (not a quoted version from this API) is refused, naming the header", () =>
@@ -554,6 +605,10 @@ layer(Layer.merge(serverLayer(), RuntimeLive.pipe(Layer.provide(testConfig()))),
         ]))
         expect(Object.keys(spec.paths["/orders"].post.responses)).toEqual(
           expect.arrayContaining(["201", "400", "409", "413", "415", "422", "503"])
+        )
+        expect(Object.keys(spec.paths["/orders"].post.responses)).not.toContain("404")
+        expect(Object.keys(spec.paths["/orders/{orderId}/pay"].post.responses)).toEqual(
+          expect.arrayContaining(["202", "400", "404", "409", "412", "422", "503"])
         )
         expect(Object.keys(spec.paths["/orders/{orderId}/pay"].post.responses)).toEqual(
           expect.arrayContaining(["202", "400", "404", "409", "422", "503"])

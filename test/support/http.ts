@@ -94,9 +94,18 @@ export const placeOrder = (overrides: Record<string, unknown> = {}, options: Omi
     return response.json.orderId as string
   })
 
-/** An error answer of this API: the status, a JSON body `{ error, message, ... }` with a message that says something. */
+/**
+ * An error answer of this API: the status, and a problem document (RFC 9457) with this API's
+ * `{ error, message, ... }` and a message that says something.
+ */
 export const expectError = (response: ApiResponse, status: number, details: Record<string, unknown> = {}) => {
   expect(response.status, `expected ${status}, got ${response.status}: ${response.text}`).toBe(status)
-  expect(response.headers.get("content-type")).toMatch(/^application\/json/)
-  expect(response.json).toMatchObject({ error: expect.any(String), message: expect.stringMatching(/\S/), ...details })
+  expect(response.headers.get("content-type")).toMatch(/^application\/problem\+json/)
+  expect(response.json).toMatchObject({
+    status,
+    title: expect.stringMatching(/\S/),
+    error: expect.any(String),
+    message: expect.stringMatching(/\S/),
+    ...details
+  })
 }

@@ -34,20 +34,28 @@ export const AmountCents = Schema.Int.pipe(
   })
 )
 
-const isoCurrencies: ReadonlySet<string> = new Set(Intl.supportedValuesOf("currency"))
+const isoCurrencies: ReadonlyArray<string> = Intl.supportedValuesOf("currency").filter((code) => /^[A-Z]{3}$/.test(code))
+const isoCurrencySet: ReadonlySet<string> = new Set(isoCurrencies)
 
+/** An ISO 4217 code the runtime knows; the API's schema lists them (`enum`), so it allows no other. */
 export const Currency = Schema.String.pipe(
-  Schema.filter((code) => /^[A-Z]{3}$/.test(code) && isoCurrencies.has(code), {
-    message: () => "currency must be an ISO 4217 code such as EUR or USD"
+  Schema.filter((code) => isoCurrencySet.has(code), {
+    message: () => "currency must be an ISO 4217 code such as EUR or USD",
+    jsonSchema: { enum: isoCurrencies }
   })
 )
 
 export const CustomerId = Schema.UUID.annotations({ message: () => "customerId must be a UUID" })
 
+/**
+ * Not blank, at most `maxLength` characters counted as JSON Schema counts them (code points, not
+ * UTF-16 units), and stated so in the API's schema.
+ */
 export const NonEmptyText = (field: string, maxLength: number) =>
   Schema.String.pipe(
-    Schema.filter((s) => s.trim().length > 0 && s.length <= maxLength, {
-      message: () => `${field} must be 1 to ${maxLength} characters, not blank`
+    Schema.filter((s) => /\S/.test(s) && [...s].length <= maxLength, {
+      message: () => `${field} must be 1 to ${maxLength} characters, not blank`,
+      jsonSchema: { maxLength, pattern: "\\S" }
     })
   )
 

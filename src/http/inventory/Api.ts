@@ -5,8 +5,18 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { InventoryValues } from "../../domain/inventory/index.js"
 import { OrderValues } from "../../domain/order/index.js"
-import { UpdateHeaders } from "../commands.js"
-import { BadRequest, Conflict, NotFound, Unavailable, Unprocessable } from "../errors.js"
+import { ConditionalReadHeaders, UpdateHeaders } from "../commands.js"
+import {
+  BadRequest,
+  Conflict,
+  NotFound,
+  NotModified,
+  PayloadTooLarge,
+  PreconditionFailed,
+  Unavailable,
+  UnsupportedMediaType,
+  Unprocessable
+} from "../errors.js"
 import { Authentication, performs } from "../security.js"
 
 export const StockView = Schema.Struct({
@@ -31,9 +41,12 @@ export class InventoryApi extends HttpApiGroup.make("inventory")
         parseOptions: { onExcessProperty: "error", errors: "all" }
       }))
       .addSuccess(StockView)
+      .addError(PreconditionFailed)
       .addError(Conflict)
       .addError(Unprocessable)
       .addError(Unavailable)
+      .addError(PayloadTooLarge)
+      .addError(UnsupportedMediaType)
       .annotateContext(performs(
         "setStock",
         "Sets the SKU's stock on hand (creating it); refused (422 on-hand-below-reserved) below what orders hold"
@@ -42,10 +55,12 @@ export class InventoryApi extends HttpApiGroup.make("inventory")
   .add(
     HttpApiEndpoint.get("getStock", "/inventory/:sku")
       .setPath(SkuPath)
+      .setHeaders(ConditionalReadHeaders)
       .addSuccess(StockView)
+      .addError(NotModified)
       .addError(NotFound)
       .addError(Unavailable)
-      .annotateContext(performs("readStock", "The SKU's stock: on hand, reserved by orders, available (with its ETag)"))
+      .annotateContext(performs("readStock", "The SKU's stock: on hand, reserved by orders, available (with its ETag; If-None-Match with it answers 304)"))
   )
   .middleware(Authentication)
   .addError(BadRequest)

@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { InventoryActors } from "../../aggregates.js"
 import { availableOf, InventoryCommand, type InventoryState, reservedOf } from "../../domain/inventory/index.js"
 import { Api } from "../Api.js"
-import { etag, sendCommand, setHeader } from "../commands.js"
+import { answerWithEtag, cannotFailWith, sendCommand } from "../commands.js"
 import { NotFound, toHttpError } from "../errors.js"
 
 const view = (sku: string, state: InventoryState, version: number) => ({
@@ -30,12 +30,12 @@ export const InventoryHttpLive = HttpApiBuilder.group(Api, "inventory", (handler
             command: (at) => InventoryCommand.SetStock({ onHand: payload.onHand, at })
           }),
           (result) => view(path.sku, result.state, result.version)
-        ))
-      .handle("getStock", ({ path }) =>
+        ).pipe(cannotFailWith(NotFound)))
+      .handle("getStock", ({ headers, path }) =>
         Effect.gen(function*() {
           const { state, version } = yield* inventory.read(path.sku).pipe(Effect.mapError((error) => toHttpError("SKU", error)))
           if (!state.known) return yield* Effect.fail(new NotFound({ error: "not_found", message: `no stock was ever set for SKU ${path.sku}` }))
-          yield* setHeader("etag", etag(version))
+          yield* answerWithEtag(version, headers["if-none-match"])
           return view(path.sku, state, version)
         }))
   }))

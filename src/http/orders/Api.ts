@@ -5,8 +5,19 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import type { Action } from "../../auth/policy.js"
 import { OrderValues } from "../../domain/order/index.js"
-import { CreateHeaders, UpdateHeaders } from "../commands.js"
-import { BadRequest, Conflict, NotFound, Unavailable, Unprocessable } from "../errors.js"
+import { ConditionalReadHeaders, CreateHeaders, UpdateHeaders } from "../commands.js"
+import {
+  BadRequest,
+  Conflict,
+  NotFound,
+  NotModified,
+  PayloadTooLarge,
+  PreconditionFailed,
+  Unavailable,
+  UnsupportedMediaType,
+  Unprocessable
+} from "../errors.js"
+import { IntParam } from "../params.js"
 import { Authentication, performs } from "../security.js"
 
 /** Request bodies refuse unknown fields and report every problem, not just the first. */
@@ -44,6 +55,11 @@ export const ShipBody = Body("ShipRequest", {
 export const CancelBody = Body("CancelRequest", {
   reason: OrderValues.NonEmptyText("reason", 500)
 })
+
+/** A stream's versions fit PostgreSQL's integer. */
+export const MAX_VERSION = 2_147_483_647
+export const DEFAULT_TIMELINE_PAGE = 100
+export const MAX_TIMELINE_PAGE = 1000
 
 const OrderId = Schema.UUID.annotations({ message: () => "orderId must be a UUID" })
 const OrderPath = Schema.Struct({ orderId: OrderId })
@@ -123,9 +139,12 @@ const update = <Name extends string>(
     .setHeaders(UpdateHeaders)
     .addSuccess(CommandAccepted, { status })
     .addError(NotFound)
+    .addError(PreconditionFailed)
     .addError(Conflict)
     .addError(Unprocessable)
     .addError(Unavailable)
+    .addError(PayloadTooLarge)
+    .addError(UnsupportedMediaType)
 
 export class OrdersApi extends HttpApiGroup.make("orders")
   .add(
@@ -136,6 +155,8 @@ export class OrdersApi extends HttpApiGroup.make("orders")
       .addError(Conflict)
       .addError(Unprocessable)
       .addError(Unavailable)
+      .addError(PayloadTooLarge)
+      .addError(UnsupportedMediaType)
       .annotateContext(performs(
         "placeOrder",
         "Places an order for `customerId` (a customer: for themselves). With an Idempotency-Key, a retry returns the first answer."
@@ -149,9 +170,12 @@ export class OrdersApi extends HttpApiGroup.make("orders")
       .setHeaders(UpdateHeaders)
       .addSuccess(CommandAccepted)
       .addError(NotFound)
+      .addError(PreconditionFailed)
       .addError(Conflict)
       .addError(Unprocessable)
       .addError(Unavailable)
+      .addError(PayloadTooLarge)
+      .addError(UnsupportedMediaType)
   )
   .add(update("confirm", "/orders/:orderId/confirm", "confirm", "Confirms the order's lines"))
   .add(
@@ -169,14 +193,9 @@ export class OrdersApi extends HttpApiGroup.make("orders")
   .add(
     HttpApiEndpoint.get("get", "/orders/:orderId")
       .setPath(OrderPath)
+      .setHeaders(ConditionalReadHeaders)
       .setUrlParams(Schema.Struct({
-        atVersion: Schema.optional(
-          Schema.NumberFromString.pipe(
-            Schema.int(),
-            Schema.between(1, 2_147_483_647),
-            Schema.annotations({ message: () => "atVersion must be a whole number from 1" })
-          )
-        ),
+        atVersion: Schema.optional(IntParam("atVersion", 1, MAX_VERSION)),
         at: Schema.optional(
           Schema.String.pipe(Schema.filter((text) => /^\d{4}-\d{2}-\d{2}T/.test(text) && !Number.isNaN(Date.parse(text)), {
             message: () => "at must be an ISO-8601 timestamp such as 2026-05-06T07:08:09Z"
@@ -184,20 +203,31 @@ export class OrdersApi extends HttpApiGroup.make("orders")
         )
       }))
       .addSuccess(OrderView)
+      .addError(NotModified)
       .addError(NotFound)
       .addError(Unavailable)
       .annotateContext(performs(
         "readOrder",
-        "The order now (with its ETag), or as it was: ?atVersion=N after its N-th event, ?at=<ISO timestamp> at that moment"
+        "The order now (with its ETag; If-None-Match with it answers 304), or as it was: ?atVersion=N after its N-th " +
+          "event, ?at=<ISO timestamp> at that moment"
       ))
   )
   .add(
     HttpApiEndpoint.get("events", "/orders/:orderId/events")
       .setPath(OrderPath)
+      .setUrlParams(Schema.Struct({
+        afterVersion: Schema.optional(IntParam("afterVersion", 0, MAX_VERSION)),
+        limit: Schema.optional(IntParam("limit", 1, MAX_TIMELINE_PAGE))
+      }))
       .addSuccess(Schema.Array(TimelineEntry))
       .addError(NotFound)
       .addError(Unavailable)
-      .annotateContext(performs("readHistory", "The order's history, oldest first, as stored, with who did what"))
+      .annotateContext(performs(
+        "readHistory",
+        `The order's history, oldest first, as stored, with who did what: the events after ?afterVersion (default 0), ` +
+          `at most ?limit (default ${DEFAULT_TIMELINE_PAGE}, at most ${MAX_TIMELINE_PAGE}). While more follow, a ` +
+          "`Link: <…>; rel=\"next\"` header gives the next page"
+      ))
   )
   .add(
     HttpApiEndpoint.get("fulfilment", "/orders/:orderId/fulfilment")

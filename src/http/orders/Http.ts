@@ -9,8 +9,9 @@ import { EventStore } from "../../eventstore/EventStore.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
 import { type PointInTime, stateAt } from "../../runtime/timeTravel.js"
 import { Api } from "../Api.js"
-import { callerScope, type CommandHeaders, etag, sendCommand, setHeader } from "../commands.js"
-import { BadRequest, Forbidden, NotFound, toHttpError } from "../errors.js"
+import { DEFAULT_TIMELINE_PAGE } from "./Api.js"
+import { answerWithEtag, callerScope, cannotFailWith, type CommandHeaders, sendCommand, setHeader } from "../commands.js"
+import { BadRequest, Forbidden, NotFound, PreconditionFailed, toHttpError } from "../errors.js"
 import { Caller, type CallerShape } from "../security.js"
 
 /**
@@ -88,10 +89,7 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
             OrderCommand.PlaceOrder({ customerId: payload.customerId, currency: payload.currency, lines: payload.lines, at }), true)
           yield* setHeader("location", `/orders/${orderId}`)
           return accepted
-        }).pipe(
-          // PlaceOrder is decided before any existence check, so "not found" cannot come back here.
-          Effect.catchIf((error) => error instanceof NotFound, (error) => Effect.die(error))
-        ))
+        }).pipe(cannotFailWith(NotFound, PreconditionFailed)))
       .handle("addItem", ({ headers, path, payload }) =>
         send("addItem", path.orderId, headers, payload, (at) => OrderCommand.AddItem({ ...payload, at })))
       .handle("removeItem", ({ headers, path }) =>
@@ -106,7 +104,7 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
         send("deliver", path.orderId, headers, null, (at) => OrderCommand.Deliver({ at })))
       .handle("cancel", ({ headers, path, payload }) =>
         send("cancel", path.orderId, headers, payload, (at) => OrderCommand.Cancel({ ...payload, at })))
-      .handle("get", ({ path, urlParams }) =>
+      .handle("get", ({ headers, path, urlParams }) =>
         Effect.gen(function*() {
           const caller = yield* Caller
           const { atVersion, at } = urlParams
@@ -138,19 +136,31 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
             )
           }
           // Only the current state has an ETag: a past one is no base for If-Match.
-          if (point === undefined) yield* setHeader("etag", etag(snapshot.version))
+          if (point === undefined) yield* answerWithEtag(snapshot.version, headers["if-none-match"])
           return view
         }))
-      .handle("events", ({ path }) =>
+      .handle("events", ({ path, urlParams }) =>
         Effect.gen(function*() {
           const notFound = new NotFound({ error: "not_found", message: `order ${path.orderId} does not exist` })
           // Whose it is, from the actor that holds it (a customer's own orders are mostly cached there).
           if (!(yield* visible(path.orderId))) return yield* Effect.fail(notFound)
-          const events = yield* store.readStream(streamIdOf(orderAggregate, path.orderId)).pipe(
-            Effect.mapError((error) => toHttpError("order", new StoreUnavailable({ message: `event store failed: ${error.message}` })))
+          const streamId = streamIdOf(orderAggregate, path.orderId)
+          const afterVersion = urlParams.afterVersion ?? 0
+          const limit = urlParams.limit ?? DEFAULT_TIMELINE_PAGE
+          const storeFailed = (error: { readonly message: string }) =>
+            toHttpError("order", new StoreUnavailable({ message: `event store failed: ${error.message}` }))
+          // One more than the page: whether another page follows.
+          const events = yield* store.readStream(streamId, { afterVersion, toVersion: afterVersion + limit + 1 }).pipe(
+            Effect.mapError(storeFailed)
           )
-          if (events.length === 0) return yield* Effect.fail(notFound)
-          return events.map((event) => ({
+          if (events.length === 0 && (yield* store.streamVersion(streamId).pipe(Effect.mapError(storeFailed))) === 0) {
+            return yield* Effect.fail(notFound)
+          }
+          const page = events.slice(0, limit)
+          if (events.length > limit) {
+            yield* setHeader("link", `</orders/${path.orderId}/events?afterVersion=${page.at(-1)!.version}&limit=${limit}>; rel="next"`)
+          }
+          return page.map((event) => ({
             version: event.version,
             type: event.type,
             schemaVersion: event.schemaVersion,

@@ -3,7 +3,9 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
-import { BadRequest, NotFound, Unavailable } from "../errors.js"
+import { BadRequest, NotFound, NotModified, Unavailable } from "../errors.js"
+import { ConditionalReadHeaders } from "../commands.js"
+import { IntParam } from "../params.js"
 import { Authentication, performs } from "../security.js"
 
 export const OrderSummaryView = Schema.Struct({
@@ -18,22 +20,17 @@ export const OrderSummaryView = Schema.Struct({
   updatedAt: Schema.String
 }).annotations({ identifier: "OrderSummary" })
 
-const IntParam = (name: string, min: number, max: number) =>
-  Schema.NumberFromString.pipe(
-    Schema.int(),
-    Schema.between(min, max),
-    Schema.annotations({ message: () => `${name} must be a whole number from ${min} to ${max}` })
-  )
-
 export class ReadModelsApi extends HttpApiGroup.make("readModels")
   .add(
     HttpApiEndpoint.get("summary", "/orders/:orderId/summary")
       .setPath(Schema.Struct({ orderId: Schema.UUID.annotations({ message: () => "orderId must be a UUID" }) }))
+      .setHeaders(ConditionalReadHeaders)
       .setUrlParams(Schema.Struct({
         minVersion: Schema.optional(IntParam("minVersion", 0, 2_147_483_647)),
         waitMs: Schema.optional(IntParam("waitMs", 0, 30_000))
       }))
       .addSuccess(OrderSummaryView)
+      .addError(NotModified)
       .addError(NotFound)
       .addError(Unavailable)
       .annotateContext(performs(

@@ -7,6 +7,7 @@ import { OrderSummaries, type CustomerCursor } from "../../projections/OrderSumm
 import type { OrderSummary } from "../../projections/orderSummary.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
 import { Api } from "../Api.js"
+import { answerWithEtag } from "../commands.js"
 import { BadRequest, Forbidden, NotFound, toHttpError } from "../errors.js"
 import { Caller } from "../security.js"
 
@@ -55,7 +56,7 @@ export const ReadModelsHttpLive = HttpApiBuilder.group(Api, "readModels", (handl
     const summaries = yield* OrderSummaries
 
     return handlers
-      .handle("summary", ({ path, urlParams }) =>
+      .handle("summary", ({ headers, path, urlParams }) =>
         Effect.gen(function*() {
           const caller = yield* Caller
           // Another customer's order is treated as one not (yet) in the read model, waits included.
@@ -88,7 +89,7 @@ export const ReadModelsHttpLive = HttpApiBuilder.group(Api, "readModels", (handl
               })
             )
           }
-          yield* setHeader("etag", `"${found.value.lastVersion}"`)
+          yield* answerWithEtag(found.value.lastVersion, headers["if-none-match"])
           return view(found.value)
         }))
       .handle("customerOrders", ({ path, urlParams }) =>
