@@ -9,9 +9,22 @@ import type { AggregateSnapshot } from "./AggregateActor.js"
 import { StoreUnavailable } from "./errors.js"
 import { foldHistory } from "./replay.js"
 
+/** After a version, at a moment, or at whichever of the two came first. */
 export type PointInTime =
   | { readonly _tag: "AtVersion"; readonly version: number }
   | { readonly _tag: "At"; readonly moment: Date }
+  | { readonly _tag: "AtVersionBy"; readonly version: number; readonly moment: Date }
+
+const rangeOf = (point: PointInTime) => {
+  switch (point._tag) {
+    case "AtVersion":
+      return { toVersion: point.version }
+    case "At":
+      return { recordedUntil: point.moment }
+    case "AtVersionBy":
+      return { toVersion: point.version, recordedUntil: point.moment }
+  }
+}
 
 /** The state at `point`; version 0 when the aggregate had no history then. */
 export const stateAt = <State, Command extends { readonly _tag: string }, Event extends { readonly _tag: string }>(
@@ -20,7 +33,7 @@ export const stateAt = <State, Command extends { readonly _tag: string }, Event 
   id: string,
   point: PointInTime
 ): Effect.Effect<AggregateSnapshot<State>, StoreUnavailable> =>
-  store.readHistory(streamIdOf(definition, id), point._tag === "AtVersion" ? { toVersion: point.version } : { recordedUntil: point.moment }).pipe(
+  store.readHistory(streamIdOf(definition, id), rangeOf(point)).pipe(
     Effect.mapError((error) => new StoreUnavailable({ message: `event store failed: ${error.message}` })),
     Effect.flatMap((recorded) =>
       Either.match(foldHistory(definition, id, { state: definition.initialState, version: 0 }, recorded), {

@@ -29,6 +29,11 @@ layer(serverLayer(), { excludeTestServices: true })("time travel", (it) => {
       expectError(yield* get(`/orders/${id}?at=2000-01-01T00:00:00Z`), 404)
       expectError(yield* get(`/orders/${id}?atVersion=0`), 400)
       expectError(yield* get(`/orders/${id}?at=yesterday`), 400)
-      expectError(yield* get(`/orders/${id}?atVersion=1&at=${encodeURIComponent(afterPlacing)}`), 400, { field: "at" })
+      // Both: whichever came first.
+      expect((yield* get(`/orders/${id}?atVersion=3&at=${encodeURIComponent(afterPlacing)}`)).json).toMatchObject({ version: 1 })
+      const now = encodeURIComponent(new Date().toISOString())
+      expect((yield* get(`/orders/${id}?atVersion=2&at=${now}`)).json).toMatchObject({ version: 2 })
+      // Later than the order's last version is as it is now: "by" that moment it had no more.
+      expect((yield* get(`/orders/${id}?atVersion=9&at=${now}`)).json).toMatchObject({ version: 3 })
     }))
 })

@@ -48,14 +48,20 @@ export const Currency = Schema.String.pipe(
 export const CustomerId = Schema.UUID.annotations({ message: () => "customerId must be a UUID" })
 
 /**
- * Not blank, at most `maxLength` characters counted as JSON Schema counts them (code points, not
- * UTF-16 units), and stated so in the API's schema.
+ * Text PostgreSQL can store (no U+0000, no unpaired surrogate) with something in it besides white
+ * space: one pattern, which the API's schema states as it is.
+ */
+const storableNonBlank = /^[^\u0000\ud800-\udfff]*[^\s\u0000\ud800-\udfff][^\u0000\ud800-\udfff]*$/u
+
+/**
+ * Not blank, storable, at most `maxLength` characters counted as JSON Schema counts them (code
+ * points, not UTF-16 units), and stated so in the API's schema.
  */
 export const NonEmptyText = (field: string, maxLength: number) =>
   Schema.String.pipe(
-    Schema.filter((s) => /\S/.test(s) && [...s].length <= maxLength, {
-      message: () => `${field} must be 1 to ${maxLength} characters, not blank`,
-      jsonSchema: { maxLength, pattern: "\\S" }
+    Schema.filter((s) => storableNonBlank.test(s) && [...s].length <= maxLength, {
+      message: () => `${field} must be 1 to ${maxLength} characters, not blank, without U+0000 or unpaired surrogates`,
+      jsonSchema: { maxLength, pattern: storableNonBlank.source }
     })
   )
 

@@ -61,6 +61,17 @@ export const MAX_VERSION = 2_147_483_647
 export const DEFAULT_TIMELINE_PAGE = 100
 export const MAX_TIMELINE_PAGE = 1000
 
+/**
+ * An ISO-8601 moment with its offset (seconds and fractions optional). Every text the pattern allows
+ * is a real moment, so the pattern is the whole rule.
+ */
+const Instant = Schema.String.pipe(
+  Schema.pattern(
+    /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/,
+    { message: () => "at must be an ISO-8601 timestamp with its offset, such as 2026-05-06T07:08:09Z" }
+  )
+)
+
 const OrderId = Schema.UUID.annotations({ message: () => "orderId must be a UUID" })
 const OrderPath = Schema.Struct({ orderId: OrderId })
 
@@ -196,11 +207,7 @@ export class OrdersApi extends HttpApiGroup.make("orders")
       .setHeaders(ConditionalReadHeaders)
       .setUrlParams(Schema.Struct({
         atVersion: Schema.optional(IntParam("atVersion", 1, MAX_VERSION)),
-        at: Schema.optional(
-          Schema.String.pipe(Schema.filter((text) => /^\d{4}-\d{2}-\d{2}T/.test(text) && !Number.isNaN(Date.parse(text)), {
-            message: () => "at must be an ISO-8601 timestamp such as 2026-05-06T07:08:09Z"
-          }))
-        )
+        at: Schema.optional(Instant)
       }))
       .addSuccess(OrderView)
       .addError(NotModified)
@@ -209,7 +216,7 @@ export class OrdersApi extends HttpApiGroup.make("orders")
       .annotateContext(performs(
         "readOrder",
         "The order now (with its ETag; If-None-Match with it answers 304), or as it was: ?atVersion=N after its N-th " +
-          "event, ?at=<ISO timestamp> at that moment"
+          "event, ?at=<ISO timestamp> at that moment; with both, at whichever came first"
       ))
   )
   .add(

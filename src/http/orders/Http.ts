@@ -11,7 +11,7 @@ import { type PointInTime, stateAt } from "../../runtime/timeTravel.js"
 import { Api } from "../Api.js"
 import { DEFAULT_TIMELINE_PAGE } from "./Api.js"
 import { answerWithEtag, callerScope, cannotFailWith, type CommandHeaders, sendCommand, setHeader } from "../commands.js"
-import { BadRequest, Forbidden, NotFound, PreconditionFailed, toHttpError } from "../errors.js"
+import { Forbidden, NotFound, PreconditionFailed, toHttpError } from "../errors.js"
 import { Caller, type CallerShape } from "../security.js"
 
 /**
@@ -108,12 +108,9 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
         Effect.gen(function*() {
           const caller = yield* Caller
           const { atVersion, at } = urlParams
-          if (atVersion !== undefined && at !== undefined) {
-            return yield* Effect.fail(
-              new BadRequest({ error: "bad_request", field: "at", message: "give atVersion or at, not both" })
-            )
-          }
-          const point: PointInTime | undefined = atVersion !== undefined
+          const point: PointInTime | undefined = atVersion !== undefined && at !== undefined
+            ? { _tag: "AtVersionBy", version: atVersion, moment: new Date(at) }
+            : atVersion !== undefined
             ? { _tag: "AtVersion", version: atVersion }
             : at !== undefined
             ? { _tag: "At", moment: new Date(at) }
@@ -130,7 +127,7 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
               })
             )
           }
-          if (atVersion !== undefined && snapshot.version < atVersion) {
+          if (atVersion !== undefined && at === undefined && snapshot.version < atVersion) {
             return yield* Effect.fail(
               new NotFound({ error: "not_found", message: `order ${path.orderId} has ${snapshot.version} versions, not ${atVersion}` })
             )

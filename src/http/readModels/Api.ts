@@ -46,7 +46,10 @@ export class ReadModelsApi extends HttpApiGroup.make("readModels")
       }))
       .setUrlParams(Schema.Struct({
         limit: Schema.optional(IntParam("limit", 1, 100)),
-        cursor: Schema.optional(Schema.String)
+        /** Opaque: only a nextCursor this API gave is one (any other is 400). */
+        cursor: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,512}$/)).annotations({
+          description: "A nextCursor from an earlier page, as it was given (opaque: any other value is refused)"
+        }))
       }))
       .addSuccess(Schema.Struct({ orders: Schema.Array(OrderSummaryView), nextCursor: Schema.NullOr(Schema.String) }))
       .addError(Unavailable)
