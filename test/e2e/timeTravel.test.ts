@@ -31,9 +31,9 @@ layer(serverLayer(), { excludeTestServices: true })("time travel", (it) => {
       expectError(yield* get(`/orders/${id}?at=yesterday`), 400)
       // Both: whichever came first.
       expect((yield* get(`/orders/${id}?atVersion=3&at=${encodeURIComponent(afterPlacing)}`)).json).toMatchObject({ version: 1 })
-      const now = encodeURIComponent(new Date().toISOString())
-      expect((yield* get(`/orders/${id}?atVersion=2&at=${now}`)).json).toMatchObject({ version: 2 })
-      // Later than the order's last version is as it is now: "by" that moment it had no more.
-      expect((yield* get(`/orders/${id}?atVersion=9&at=${now}`)).json).toMatchObject({ version: 3 })
+      const later = encodeURIComponent(new Date().toISOString())
+      expect((yield* get(`/orders/${id}?atVersion=2&at=${later}`)).json).toMatchObject({ version: 2 })
+      // Past the order's last version is as it is now: by that moment it had no more.
+      expect((yield* get(`/orders/${id}?atVersion=9&at=${later}`)).json).toMatchObject({ version: 3 })
     }))
 })
