@@ -24,12 +24,14 @@ const everyone: Grants = { customer: "own", staff: "any", admin: "any", service:
 const customerWork: Grants = { customer: "own", admin: "any", service: "any" }
 const fulfilment: Grants = { staff: "any", admin: "any", service: "any" }
 const anyone: Grants = { customer: "any", staff: "any", admin: "any", service: "any" }
+const adminOnly: Grants = { admin: "any" }
 
 /**
  * The policy. `admin` may do everything; `service` is the role of this system's own processes where
  * they call the API, and may command and read any order; `staff` read any order, ship and deliver,
  * and cancel any order (always with a reason: the request requires one), and set stock; a `customer`
  * places orders for themselves and reads and changes only their own, and reads any SKU's stock.
+ * Only `admin` operates the pipeline (the web console's status, dead letters and quarantine).
  */
 export const policy = {
   placeOrder: customerWork,
@@ -46,7 +48,11 @@ export const policy = {
   listCustomerOrders: everyone,
   readFulfilment: everyone,
   setStock: fulfilment,
-  readStock: anyone
+  readStock: anyone,
+  /** The live feed of every event: the whole log, every customer's included. */
+  readEventFeed: fulfilment,
+  /** Operating the pipeline in the web console: its status, dead letters (requeue) and quarantine (retry). */
+  operate: adminOnly
 } as const satisfies Record<string, Grants>
 
 export type Action = keyof typeof policy

@@ -2,6 +2,7 @@
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { TooManyRequests } from "./errors.js"
+import { EventsApi } from "./events/Api.js"
 import { InventoryApi } from "./inventory/Api.js"
 import { OrdersApi } from "./orders/Api.js"
 import { ReadModelsApi } from "./readModels/Api.js"
@@ -12,6 +13,7 @@ export class Api extends HttpApi.make("event-sourced-actors")
   .add(OrdersApi)
   .add(InventoryApi)
   .add(ReadModelsApi)
+  .add(EventsApi)
   .add(SystemApi)
   // Every request, public ones too, counts against a rate limit; the other errors are declared by
   // the endpoints that can answer them.

@@ -15,6 +15,7 @@ import { observeRequests } from "./accessLog.js"
 import { Api } from "./Api.js"
 import { anonymousRateLimit, AuthenticationLive } from "./authenticate.js"
 import * as NodeServer from "./nodeServer.js"
+import { EventsHttpLive } from "./events/Http.js"
 import { InventoryHttpLive } from "./inventory/Http.js"
 import { OrdersHttpLive } from "./orders/Http.js"
 import { ReadModelsHttpLive } from "./readModels/Http.js"
@@ -31,7 +32,7 @@ export interface HttpServerOptions {
 }
 
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([OrdersHttpLive, InventoryHttpLive, ReadModelsHttpLive, SystemHttpLive]),
+  Layer.provide([OrdersHttpLive, InventoryHttpLive, ReadModelsHttpLive, EventsHttpLive, SystemHttpLive]),
   Layer.provide(AuthenticationLive)
 )
 
@@ -51,9 +52,18 @@ const withResponseHeaders = Layer.locally(
 const cors = (origins: ReadonlyArray<string>) =>
   origins.length === 0 ? Layer.empty : HttpApiBuilder.middlewareCors({
     allowedOrigins: (origin) => origins.includes(origin),
-    allowedMethods: ["GET", "POST", "DELETE"],
-    allowedHeaders: ["authorization", "content-type", "idempotency-key", "if-match", "x-correlation-id", "x-causation-id"],
-    exposedHeaders: ["etag", "location", "retry-after", "x-correlation-id", "x-read-model-stale", "www-authenticate"],
+    allowedMethods: ["GET", "POST", "PUT", "DELETE"],
+    allowedHeaders: [
+      "authorization",
+      "content-type",
+      "idempotency-key",
+      "if-match",
+      "if-none-match",
+      "last-event-id",
+      "x-correlation-id",
+      "x-causation-id"
+    ],
+    exposedHeaders: ["etag", "link", "location", "retry-after", "x-correlation-id", "x-read-model-stale", "www-authenticate"],
     maxAge: 600
   })
 

@@ -4,6 +4,7 @@
  * `Idempotency-Key` by default: a repeated key is answered 200 and counted as a repeat, not as a new
  * push. With `honoursIdempotencyKey: false` it is a provider that does not: every successful POST is
  * a push shown, which is what a worker's repeats would cost with such a provider.
+ * `GET /health` answers 200 `{"status":"ok"}` and is no push, for a container's health check.
  * `make push-sink` (`node dist/cli/main.js push-sink --port 4000`) runs one that logs each push.
  */
 import { createServer, type Server } from "node:http"
@@ -50,6 +51,10 @@ export const startDevPushGateway = (options: {
     const chunks: Array<Buffer> = []
     request.on("data", (chunk: Buffer) => chunks.push(chunk))
     request.on("end", () => {
+      if (request.method === "GET" && new URL(request.url ?? "/", "http://gateway").pathname === "/health") {
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }))
+        return
+      }
       let body: unknown
       try {
         body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
