@@ -19,8 +19,10 @@ PROMTOOL := .data/bin/promtool
 # The fault tests put toxiproxy between the code and the services; built once from its pinned source.
 TOXIPROXY := .data/bin/toxiproxy-server
 TOXIPROXY_VERSION := v2.12.0
+# The console's browser tests drive Chromium from Debian's packages (playwright-core brings no browser).
+export CHROMIUM_PATH ?= /usr/bin/chromium
 
-.PHONY: help install build check-alerts services services-down services-status run relay worker push-sink payment-sink token test test-unit typecheck migrate \
+.PHONY: help install build browser check-alerts services services-down services-status run relay worker push-sink payment-sink token test test-unit typecheck migrate \
 	bench bench-readme bench-replay bench-commands bench-cluster bench-http profile-http bench-actors bench-outbox bench-worker bench-projection bench-sagas project toxiproxy soak
 
 # Where `make worker` sends pushes when PUSH_GATEWAY_URL is not set: `make push-sink` listens there.
@@ -49,6 +51,13 @@ $(TOXIPROXY):
 	@echo "building toxiproxy $(TOXIPROXY_VERSION) (once; about a minute)"
 	@mkdir -p $(@D) && GOBIN="$(CURDIR)/$(@D)" go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION)
 	@mv $(@D)/server $@
+
+browser: ## install Chromium from Debian's packages, for the console's browser tests (once)
+	@[ -x "$(CHROMIUM_PATH)" ] || { \
+	  command -v apt-get >/dev/null || { echo "error: the browser tests need Chromium at CHROMIUM_PATH ($(CHROMIUM_PATH))" >&2; exit 1; }; \
+	  echo "installing Chromium from Debian's packages (once; a minute or two)"; \
+	  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+	    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }; }
 
 $(PROMTOOL):
 	@command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null \
@@ -81,6 +90,7 @@ build: $(BUILT) ## compile src/ into dist/ (only when a source, a tsconfig or th
 $(BUILT): $(shell find src -name '*.ts') tsconfig.json tsconfig.build.json $(INSTALLED)
 	@rm -rf dist
 	node_modules/.bin/tsc -p tsconfig.build.json
+	@chmod +x dist/cli/main.js
 	@touch $@
 
 migrate: services build ## apply the migrations to DATABASE_URL
@@ -114,7 +124,7 @@ payment-sink: build ## a local stand-in for a payment provider that prints each 
 	@$(CLI) payment-sink --port $(PAYMENT_SINK_PORT)
 
 # The tests run the sources with tsx; `build` is here so that CI also compiles what `make run` runs.
-test: services typecheck build $(TOXIPROXY) check-alerts ## the whole suite: unit, integration and end-to-end, against the real services
+test: services typecheck build browser $(TOXIPROXY) check-alerts ## the whole suite: unit, integration and end-to-end, against the real services
 	@node_modules/.bin/vitest run
 
 soak: services $(TOXIPROXY) ## the history check under faults for HISTORY_SECONDS (600) instead of one minute

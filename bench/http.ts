@@ -8,6 +8,7 @@
  *
  *   node --import tsx bench/http.ts [--seconds 10] [--warmup 3] [--connections 64] [--orders 1000] [--workloads place,spread,…]
  */
+import { FetchHttpClient } from "@effect/platform"
 import { Effect } from "effect"
 import { parseArgs } from "node:util"
 import { createServer } from "node:net"
@@ -24,6 +25,7 @@ import { profileMarkdown, summarize } from "./lib/cpuProfile.js"
 import { ratio } from "./lib/stats.js"
 import type { LoadOutcome, LoadRun } from "./http/loadGenerator.js"
 import { placeBody, type Targets, type Workload, workloads } from "./http/workloads.js"
+import { makeClient } from "../src/client.js"
 
 export interface HttpBenchSettings {
   readonly seconds: number
@@ -83,19 +85,20 @@ export const waitReady = (url: string, timeoutMs: number, service: CliProcess) =
     catch: (error) => error as Error
   }).pipe(Effect.catchAll((error) => Effect.dieMessage(`${error.message}; the service printed:\n${service.lines.join("\n")}`)))
 
-/** Places `count` orders of the run's customer through the API (16 at a time); gives their ids. */
+/** Places `count` orders of the run's customer through the API's typed client (16 at a time); gives their ids. */
 export const placeOrders = (base: string, auth: BenchAuth, count: number) =>
-  Effect.forEach(Array.from({ length: count }), () =>
-    Effect.tryPromise(async () => {
-      const response = await fetch(`${base}/orders`, {
-        method: "POST",
-        headers: { ...auth.headers, "content-type": "application/json" },
-        body: placeBody(auth.customerId)
-      })
-      const body = await response.json() as { orderId: string }
-      if (response.status !== 201) throw new Error(`placing an order: HTTP ${response.status} ${JSON.stringify(body)}`)
-      return body.orderId
-    }), { concurrency: 16 })
+  Effect.gen(function*() {
+    const api = yield* makeClient({ baseUrl: base, token: auth.headers.authorization.replace(/^Bearer /, "") })
+    const payload = JSON.parse(placeBody(auth.customerId)) as Parameters<typeof api.orders.place>[0]["payload"]
+    return yield* Effect.forEach(
+      Array.from({ length: count }),
+      () => Effect.map(api.orders.place({ headers: {}, payload }), (accepted) => accepted.orderId),
+      { concurrency: 16 }
+    )
+  }).pipe(
+    Effect.mapError((error) => new Error(`placing an order: ${"message" in error ? error.message : String(error)}`)),
+    Effect.provide(FetchHttpClient.layer)
+  )
 
 /**
  * Waits until the server is quiet (under a fifth of a core for a second, or 60 s at most): the relay

@@ -1,11 +1,12 @@
+#!/usr/bin/env -S node --enable-source-maps
 /**
- * The command line: `serve` runs the HTTP API with the actors; `migrate` applies migrations;
- * `events` prints a stream or the global log.
+ * The command line, `actors` (the package's bin): `serve` runs the HTTP API with the actors;
+ * `migrate` applies migrations; `events` prints a stream or the global log.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { defaultTeardown } from "@effect/platform/Runtime"
-import { Console, Effect, Layer, Option } from "effect"
+import { Cause, Chunk, ConfigError, Console, Effect, Layer, Option, Stream } from "effect"
 import cliProgress from "cli-progress"
 import {
   DatabaseLive,
@@ -26,10 +27,12 @@ import { startDevPaymentProvider } from "../payments/DevPaymentProvider.js"
 import { orderAggregate } from "../domain/order/index.js"
 import { topology } from "../messaging/contracts.js"
 import { type PointInTime, stateAt } from "../runtime/timeTravel.js"
-import { AppConfig } from "../config.js"
+import { AppConfig, configProblems } from "../config.js"
 import { runMigrations } from "../database/migrations.js"
 import { EventStore } from "../eventstore/EventStore.js"
+import { defaultFeedOptions, liveEvents } from "../eventstore/liveEvents.js"
 import { LoggingLive } from "../logging.js"
+import { json, jsonOutput, printJson } from "./output.js"
 import { quarantine } from "./quarantine.js"
 import { sagas } from "./sagas.js"
 import { status } from "./status.js"
@@ -39,10 +42,26 @@ import { roles } from "../auth/policy.js"
 import { authSettings } from "../auth/TokenVerifier.js"
 import { randomUUID } from "node:crypto"
 
-/** Runs a long-lived role until it is stopped, with its tracer; says why when it stops on its own. */
+/** The bad settings that stopped a command, a line each (`DATABASE_URL: must be …, got "…"`); none when it failed otherwise. */
+const settingProblems = (cause: Cause.Cause<unknown>): ReadonlyArray<string> =>
+  [...Chunk.toReadonlyArray(Cause.failures(cause)), ...Chunk.toReadonlyArray(Cause.defects(cause))]
+    .filter(ConfigError.isConfigError)
+    .flatMap(configProblems)
+
+/**
+ * Says why a command failed: a bad setting as one line on stderr, naming the variable and what a
+ * good value looks like; anything else logged with its cause. An interruption (Ctrl-C) says nothing.
+ */
+const reportFailure = (cause: Cause.Cause<unknown>) => {
+  if (Cause.isInterruptedOnly(cause)) return Effect.void
+  const problems = settingProblems(cause)
+  return problems.length > 0 ? Effect.forEach(problems, (line) => Console.error(line), { discard: true }) : Effect.logError(cause)
+}
+
+/** Runs a long-lived role until it is stopped, with its tracer; says why when it stops on its own (a bad setting: `reportFailure`). */
 const launch = <A, E, R>(role: string, what: string, layer: Layer.Layer<A, E, R>) =>
   Layer.launch(layer.pipe(Layer.provide(Tracing.layer(role)))).pipe(
-    Effect.tapErrorCause((cause) => Effect.logError(`the ${what} stopped`, cause))
+    Effect.tapErrorCause((cause) => settingProblems(cause).length > 0 ? Effect.void : Effect.logError(`the ${what} stopped`, cause))
   )
 
 const serve = Command.make("serve", {}, () => launch("serve", "server", ServeLive)).pipe(
@@ -97,16 +116,18 @@ const paymentSink = Command.make("payment-sink", {
 const names = Effect.map(AppConfig, (config) => ({ url: config.amqp.url, names: topology(config.messagingPrefix) }))
 
 const dlqList = Command.make("list", {
-  limit: Options.integer("limit").pipe(Options.withDefault(50), Options.withDescription("List at most this many"))
-}, ({ limit }) =>
+  limit: Options.integer("limit").pipe(Options.withDefault(50), Options.withDescription("List at most this many")),
+  json
+}, ({ json, limit }) =>
   Effect.gen(function*() {
     const { url, names: topology_ } = yield* names
     const letters = yield* listDeadLetters(url, topology_, limit)
+    if (json) return yield* printJson(letters)
     if (letters.length === 0) return yield* Console.log(`${topology_.deadLetterQueue} is empty`)
     for (const letter of letters) {
       yield* Console.log(`${letter.eventId}\t${letter.routingKey}\tattempts=${letter.attempts}\t${letter.deadLetteredAt}\t${letter.reason}`)
     }
-  })).pipe(Command.withDescription("List dead-lettered tasks: event id, routing key, attempts, when, why"))
+  }).pipe(jsonOutput(json))).pipe(Command.withDescription("List dead-lettered tasks: event id, routing key, attempts, when, why"))
 
 const dlqRequeue = Command.make("requeue", {
   all: Options.boolean("all").pipe(Options.withDescription("Re-queue every dead-lettered task")),
@@ -179,28 +200,54 @@ const printEvents = (events: ReadonlyArray<{ globalPosition: number; streamId: s
       `${event.globalPosition}\t${event.streamId}\tv${event.version}\t${event.type}\t${event.recordedAt.toISOString()}\t${JSON.stringify(event.data)}`
     ), { discard: true })
 
-const streamEvents = Command.make("stream", { streamId: Args.text({ name: "stream-id" }) }, ({ streamId }) =>
+const streamEvents = Command.make("stream", { streamId: Args.text({ name: "stream-id" }), json }, ({ json, streamId }) =>
   Effect.gen(function*() {
     const store = yield* EventStore
     const events = yield* store.readStream(streamId)
+    if (json) return yield* printJson(events)
     if (events.length === 0) return yield* Console.error(`no events in stream ${streamId}`)
     yield* printEvents(events)
-  }).pipe(Effect.provide(StoreLive))).pipe(Command.withDescription("Print one stream's events, oldest first"))
+  }).pipe(Effect.provide(StoreLive), jsonOutput(json))).pipe(Command.withDescription("Print one stream's events, oldest first"))
 
 const allEvents = Command.make("all", {
   after: Options.integer("after").pipe(Options.withDefault(0), Options.withDescription("Start after this global position")),
-  limit: Options.integer("limit").pipe(Options.optional, Options.withDescription("Print at most this many"))
-}, ({ after, limit }) =>
+  limit: Options.integer("limit").pipe(Options.optional, Options.withDescription("Print at most this many")),
+  json
+}, ({ after, json, limit }) =>
   Effect.gen(function*() {
     const store = yield* EventStore
     const events = yield* store.readAll({ afterPosition: after, limit: Option.getOrElse(limit, () => 1000) })
-    yield* printEvents(events)
-  }).pipe(Effect.provide(StoreLive))).pipe(Command.withDescription("Print the global log in commit-safe order"))
+    yield* json ? printJson(events) : printEvents(events)
+  }).pipe(Effect.provide(StoreLive), jsonOutput(json))).pipe(Command.withDescription("Print the global log in commit-safe order"))
+
+const tail = Command.make("tail", {
+  after: Options.integer("after").pipe(
+    Options.optional,
+    Options.withDescription("Start after this global position (0: the start); default: the log's head with --follow, else 0")
+  ),
+  follow: Options.boolean("follow").pipe(Options.withAlias("f"), Options.withDescription("Keep printing new events as they commit")),
+  type: Options.text("type").pipe(Options.repeated, Options.withDescription("Only events of this type (repeatable)")),
+  streamType: Options.text("stream-type").pipe(Options.repeated, Options.withDescription("Only streams of this type (repeatable)")),
+  json
+}, ({ after, follow, json, streamType, type }) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const from = Option.isSome(after) ? after.value : follow ? yield* store.headPosition : 0
+    yield* liveEvents(store, from, { types: type, streamTypes: streamType }, { ...defaultFeedOptions, follow }).pipe(
+      Stream.filterMap((item) => item._tag === "Event" ? Option.some(item.event) : Option.none()),
+      // One JSON document per line with --json (for jq), as events come.
+      Stream.runForEach((event) => json ? Effect.sync(() => void process.stdout.write(`${JSON.stringify(event)}\n`)) : printEvents([event]))
+    )
+  }).pipe(Effect.provide(StoreLive), jsonOutput(json))).pipe(
+    Command.withDescription("Print the log in commit-safe order, filtered; with --follow, keep printing as events commit (Ctrl-C stops)")
+  )
 
 const orderState = Command.make("state", {
   orderId: Args.text({ name: "order-id" }),
   atVersion: Options.integer("at-version").pipe(Options.optional, Options.withDescription("As it was after this version")),
-  at: Options.text("at").pipe(Options.optional, Options.withDescription("As it was at this ISO-8601 moment"))
+  at: Options.text("at").pipe(Options.optional, Options.withDescription("As it was at this ISO-8601 moment")),
+  // The state is JSON either way (and alone on stdout); --json is taken too, as by every command that reads something.
+  json
 }, ({ at, atVersion, orderId }) =>
   Effect.gen(function*() {
     const store = yield* EventStore
@@ -211,11 +258,11 @@ const orderState = Command.make("state", {
       : { _tag: "At", moment: Option.getOrElse(moment, () => new Date(8.64e15)) }
     const snapshot = yield* stateAt(orderAggregate, store, orderId, point)
     if (snapshot.version === 0) return yield* Console.error(`order ${orderId} has no history at that point`)
-    yield* Console.log(JSON.stringify({ version: snapshot.version, state: snapshot.state }, null, 2))
-  }).pipe(Effect.provide(StoreLive))).pipe(Command.withDescription("Print an order's state, now or as it was (time travel)"))
+    yield* printJson({ version: snapshot.version, state: snapshot.state })
+  }).pipe(Effect.provide(StoreLive), jsonOutput(true))).pipe(Command.withDescription("Print an order's state, now or as it was (time travel)"))
 
 const events = Command.make("events").pipe(
-  Command.withSubcommands([streamEvents, allEvents, orderState]),
+  Command.withSubcommands([streamEvents, allEvents, tail, orderState]),
   Command.withDescription("Read the event store")
 )
 
@@ -255,8 +302,11 @@ const cli = Command.make("actors").pipe(
 
 cli(process.argv).pipe(
   Effect.provide(Layer.mergeAll(LoggingLive, NodeContext.layer).pipe(Layer.provideMerge(AppConfig.layer))),
+  Effect.tapErrorCause(reportFailure),
   NodeRuntime.runMain({
     disablePrettyLogger: true,
+    // reportFailure says why instead: a bad setting in one line rather than a logged cause.
+    disableErrorReporting: true,
     // The process ends with its command, as a command line tool should: a client that a command
     // gave up on (status, say, after a broker did not answer in time) must not keep it running.
     teardown: (exit, onExit) =>

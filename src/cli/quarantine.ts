@@ -12,23 +12,26 @@ import { EventEnvelope } from "../messaging/contracts.js"
 import * as OutboxStore from "../outbox/OutboxStore.js"
 import { projections, ProjectionsLive } from "../projections.js"
 import * as QuarantineStore from "../quarantine/QuarantineStore.js"
+import { json, jsonOutput, printJson } from "./output.js"
 
 const decodeEnvelope = Schema.decodeUnknown(Schema.parseJson(EventEnvelope))
 
 const QuarantineLive = Layer.mergeAll(QuarantineStore.layer, OutboxStore.layer, ProjectionsLive).pipe(Layer.provideMerge(StoreLive))
 
 const list = Command.make("list", {
-  all: Options.boolean("all").pipe(Options.withDescription("Include entries already retried"))
-}, ({ all }) =>
+  all: Options.boolean("all").pipe(Options.withDescription("Include entries already retried")),
+  json
+}, ({ all, json }) =>
   Effect.gen(function*() {
     const parked = yield* Effect.flatMap(QuarantineStore.QuarantineStore, (store) => store.list({ all }))
+    if (json) return yield* printJson(parked)
     if (parked.length === 0) return yield* Console.log("the quarantine is empty")
     yield* Effect.forEach(parked, (entry) =>
       Console.log(
         `${entry.id}\t${entry.source}\t${entry.globalPosition ?? "-"}\t${entry.quarantinedAt.toISOString()}\t` +
           `${entry.retriedAt === null ? "waiting" : `retried ${entry.retriedAt.toISOString()}`}\t${entry.reason}`
       ), { discard: true })
-  }).pipe(Effect.provide(QuarantineLive))).pipe(Command.withDescription("List what is parked: id, source, event position, when, state, why"))
+  }).pipe(Effect.provide(QuarantineLive), jsonOutput(json))).pipe(Command.withDescription("List what is parked: id, source, event position, when, state, why"))
 
 /** Puts one entry back; fails, saying why, when it still cannot be processed. */
 const retryOne = (entry: QuarantineStore.Parked) =>

@@ -11,12 +11,12 @@ import { RuntimeLive } from "../app.js"
 import { makeSagaCommands } from "../processes/ProcessManager.js"
 import * as ProcessStore from "../processes/ProcessStore.js"
 import type { SagaState } from "../processes/saga.js"
+import { json, jsonOutput, printJson } from "./output.js"
 
 const PROCESS = "fulfilment"
 
 const SagasCliLive = ProcessStore.layer.pipe(Layer.provideMerge(RuntimeLive))
 
-const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
 const sagaId = Args.text({ name: "order-id" }).pipe(Args.withDescription("The saga's id: its order's"))
 const by = Options.text("by").pipe(
   Options.withDefault(userInfo().username),
@@ -35,7 +35,7 @@ const list = Command.make("list", {
     const store = yield* ProcessStore.ProcessStore
     const now = new Date(yield* Clock.currentTimeMillis)
     const rows = yield* store.list(PROCESS, { only: stuck ? "stuck" : all ? "all" : "open", now, limit })
-    if (json) return yield* Console.log(JSON.stringify(rows, null, 2))
+    if (json) return yield* printJson(rows)
     if (rows.length === 0) return yield* Console.log(stuck ? "no saga is stuck" : "no saga to show")
     yield* Console.log(["saga", "version", "status", "step", "attempts", "next", "deadline", "started", "last error"].join("\t"))
     yield* Effect.forEach(rows, (row) => {
@@ -52,7 +52,7 @@ const list = Command.make("list", {
         row.lastError ?? ""
       ].join("\t"))
     }, { discard: true })
-  }).pipe(Effect.provide(SagasCliLive))).pipe(
+  }).pipe(Effect.provide(SagasCliLive), jsonOutput(json))).pipe(
   Command.withDescription("List the fulfilment sagas: running ones by default, --stuck for those that need an operator")
 )
 
@@ -71,8 +71,8 @@ const show = Command.make("show", { sagaId, json }, ({ json, sagaId }) =>
     const sagas = yield* FulfilmentSagas
     const { state, version } = yield* sagas.read(sagaId)
     if (state.status === "none") return yield* Effect.fail(new Error(`no fulfilment saga for order ${sagaId}`))
-    yield* Console.log(json ? JSON.stringify({ sagaId, streamVersion: version, ...state }, null, 2) : describeSaga(sagaId, state, version))
-  }).pipe(Effect.provide(SagasCliLive))).pipe(Command.withDescription("Show one saga: its phase, every step with its times and attempts, its timers"))
+    yield* json ? printJson({ sagaId, streamVersion: version, ...state }) : Console.log(describeSaga(sagaId, state, version))
+  }).pipe(Effect.provide(SagasCliLive), jsonOutput(json))).pipe(Command.withDescription("Show one saga: its phase, every step with its times and attempts, its timers"))
 
 const operate = (request: "retry" | "compensate") =>
   Command.make(request, { sagaId, by }, ({ by, sagaId }) =>

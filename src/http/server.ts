@@ -11,6 +11,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Layer, type LogLevel, Option } from "effect"
 import * as RateLimits from "../auth/RateLimits.js"
 import * as TokenVerifier from "../auth/TokenVerifier.js"
+import * as ConsoleRoutes from "../console/routes.js"
 import { observeRequests } from "./accessLog.js"
 import { Api } from "./Api.js"
 import { anonymousRateLimit, AuthenticationLive } from "./authenticate.js"
@@ -78,6 +79,7 @@ export const layer = (options: HttpServerOptions) =>
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeServer.layer({ port: options.port, host: options.host ?? "0.0.0.0" })),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(ConsoleRoutes.layer),
     Layer.provide(HttpApiBuilder.middlewareOpenApi()),
     Layer.provide(requestGuard(options.maxBodyBytes)),
     Layer.provide([anonymousRateLimit, cors(options.corsOrigins)]),

@@ -24,7 +24,9 @@ const table: Record<Action, Record<Role, Expected>> = {
   listCustomerOrders: { customer: "own", staff: "any", admin: "any", service: "any" },
   readFulfilment:     { customer: "own", staff: "any", admin: "any", service: "any" },
   setStock:           { customer: "-",   staff: "any", admin: "any", service: "any" },
-  readStock:          { customer: "any", staff: "any", admin: "any", service: "any" }
+  readStock:          { customer: "any", staff: "any", admin: "any", service: "any" },
+  readEventFeed:      { customer: "-",   staff: "any", admin: "any", service: "any" },
+  operate:            { customer: "-",   staff: "-",   admin: "any", service: "-" }
 }
 
 const me = "0d7e1f0a-93b4-4b55-8d8e-6a0a0e5f3c21"

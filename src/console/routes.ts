@@ -1,0 +1,517 @@
+/**
+ * The web console's routes, mounted on the API's router (as Swagger UI's /docs is), so that the API
+ * process serves it at /console. The effectful shell: each handler reads the session (the API's
+ * token, verified again on every request), checks what the access policy grants, reads what the page
+ * shows, and renders it with the pure page functions. Every answer is a page: failures become pages
+ * that say what happened and what to do.
+ */
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as UrlParams from "@effect/platform/UrlParams"
+import type { SqlClient } from "@effect/sql"
+import { Cause, Clock, Duration, Effect, Either, Layer, Option } from "effect"
+import { randomUUID } from "node:crypto"
+import { FulfilmentSagas, OrderActors } from "../aggregates.js"
+import { type Action, covers, grantOf, type Principal } from "../auth/policy.js"
+import * as DevKeys from "../auth/devKeys.js"
+import { authSettings, TokenVerifier } from "../auth/TokenVerifier.js"
+import { AppConfig } from "../config.js"
+import { streamIdOf } from "../domain/aggregate.js"
+import { orderAggregate } from "../domain/order/index.js"
+import { EventStore } from "../eventstore/EventStore.js"
+import { consolePrefix } from "../http/requestGuard.js"
+import { topology } from "../messaging/contracts.js"
+import { listDeadLetters, requeueDeadLetters } from "../notifications/deadLetters.js"
+import * as DeliveryStore from "../notifications/DeliveryStore.js"
+import { type Part, readStatus } from "../observability/pipelineStatus.js"
+import * as OutboxStore from "../outbox/OutboxStore.js"
+import * as ProcessStore from "../processes/ProcessStore.js"
+import { OrderSummaries } from "../projections/OrderSummaries.js"
+import * as QuarantineStore from "../quarantine/QuarantineStore.js"
+import { stateAt } from "../runtime/timeTravel.js"
+import { loadAssets, type Asset } from "./assets.js"
+import { checkCsrf, csrfField, csrfTokenOf, newSignInCsrfToken, signInCsrfCookie } from "./csrf.js"
+import { replayWithChanges } from "./diff.js"
+import { plural } from "./format.js"
+import { type Html, html } from "./html.js"
+import type { Notice, Viewer } from "./layout.js"
+import { retryParked } from "./operations.js"
+import { deadLettersPage, pipelinePage, quarantinePage } from "./pages/admin.js"
+import { customerPage, homePage } from "./pages/home.js"
+import { orderPage, stateView, type TimelineRow } from "./pages/order.js"
+import { csrfRefused, failed, forbidden, orderNotFound, pageNotFound, type Problem, problemPage } from "./pages/problem.js"
+import { signInPage } from "./pages/signIn.js"
+import { at, paths } from "./paths.js"
+import { fulfilmentView, notificationsOf } from "./readers.js"
+import * as Session from "./session.js"
+
+/** Events per page of an order's timeline. */
+export const TIMELINE_PAGE_SIZE = 50
+
+
+/**
+ * Console pages may load only what the console serves: no inline script or style, no other origin,
+ * never framed.
+ */
+const pageHeaders = {
+  "content-security-policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "x-frame-options": "DENY",
+  "referrer-policy": "same-origin"
+}
+
+const respond = (body: Html, status = 200) =>
+  HttpServerResponse.text(`${body.value}\n`, { status, contentType: "text/html; charset=utf-8", headers: pageHeaders })
+
+const seeOther = (location: string) => HttpServerResponse.redirect(location, { status: 303 })
+
+const isHtmx = (request: HttpServerRequest.HttpServerRequest) => request.headers["hx-request"] === "true"
+
+/** Only a path of this console: never another site (no open redirect). */
+const safeNext = (next: string | undefined) =>
+  next !== undefined && (next === consolePrefix || next.startsWith(`${consolePrefix}/`) || next.startsWith(`${consolePrefix}?`)) &&
+    !next.startsWith("//") && !next.includes("\\")
+    ? next
+    : paths.home
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Why a visitor is sent to sign in, by a fixed word in the URL (never text from the URL). */
+const signInReasons: Record<string, Notice> = {
+  expired: { tone: "error", text: "Your session has expired: sign in again." },
+  invalid: { tone: "error", text: "Your session's token is no longer accepted: sign in again." },
+  unavailable: { tone: "error", text: "The identity provider's keys cannot be fetched right now: try again in a moment." },
+  "signed-out": { tone: "success", text: "You are signed out." }
+}
+
+const firstParam = (params: Readonly<Record<string, string | Array<string>>>, name: string): string | undefined => {
+  const value = params[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+const intParam = (value: string | undefined): number | undefined =>
+  value !== undefined && /^\d{1,9}$/.test(value) ? Number(value) : undefined
+
+const orLeft = <A, E, R>(effect: Effect.Effect<A, E, R>, timeout: Duration.DurationInput = "5 seconds"): Effect.Effect<Part<A>, never, R> =>
+  effect.pipe(
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`no answer within ${Duration.format(Duration.decode(timeout))}`) }),
+    Effect.match({
+      onFailure: (error): Part<A> => ({ ok: false, error: error instanceof Error ? error.message : String(error) }),
+      onSuccess: (value): Part<A> => ({ ok: true, value })
+    })
+  )
+
+export const layer = HttpApiBuilder.Router.use((router) =>
+  Effect.gen(function*() {
+    const verifier = yield* TokenVerifier
+    const config = yield* AppConfig
+    const auth = yield* Effect.orDie(authSettings)
+    const orders = yield* OrderActors
+    const sagas = yield* FulfilmentSagas
+    const store = yield* EventStore
+    const summaries = yield* OrderSummaries
+    const processStore = yield* ProcessStore.ProcessStore
+    const quarantine = yield* QuarantineStore.QuarantineStore
+    // What the pipeline's status, the requeue and the retries read and write with.
+    const services = yield* Effect.context<
+      | SqlClient.SqlClient
+      | AppConfig
+      | OutboxStore.OutboxStore
+      | QuarantineStore.QuarantineStore
+      | DeliveryStore.DeliveryStore
+      | ProcessStore.ProcessStore
+      | OrderSummaries
+      | EventStore
+    >()
+    const assets = yield* loadAssets
+    const names = topology(config.messagingPrefix)
+    const traceTemplate = Option.getOrUndefined(config.console.traceUrl)
+
+    const nowSeconds = Effect.map(Clock.currentTimeMillis, (millis) => Math.floor(millis / 1000))
+
+    /** A problem's page, with its status. */
+    const problem = (value: Problem, viewer: Viewer | undefined) => respond(problemPage(value, viewer), value.status)
+
+    /**
+     * Where the visitor goes without a valid session: to sign in, told why; an htmx request is told
+     * to load that page whole rather than swap it into a fragment.
+     */
+    const toSignIn = (request: HttpServerRequest.HttpServerRequest, reason: Session.SignedOut["reason"]) => {
+      const next = request.method === "GET" ? `&next=${encodeURIComponent(request.url)}` : ""
+      const location = `${paths.signIn}?reason=${reason === "none" ? "" : reason}${next}`
+      const response = isHtmx(request)
+        ? HttpServerResponse.empty({ status: 200, headers: { "hx-redirect": location } })
+        : seeOther(location)
+      return reason === "none" ? response : Session.end(response)
+    }
+
+    /** Runs a page for a signed-in viewer; everyone else is sent to sign in. */
+    const signedIn = <E>(
+      handler: (viewer: Viewer, request: HttpServerRequest.HttpServerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpRouter.HttpRouter.Provided>
+    ) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const session = yield* Effect.either(Session.fromCookies(verifier, request.cookies))
+        if (Either.isLeft(session)) return toSignIn(request, session.left.reason)
+        const viewer: Viewer = { principal: session.right.principal, csrfToken: csrfTokenOf(session.right.token) }
+        return yield* handler(viewer, request).pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.logError("console: a page failed", Cause.pretty(cause)).pipe(
+              Effect.zipRight(problem(failed("The page could not be made: a service it reads from failed. The error is in the server's log."), viewer))
+            )
+          )
+        )
+      })
+
+    /** A POST of a signed-in viewer whose form carries this session's CSRF token, from this console. */
+    const signedInPost = <E>(
+      handler: (viewer: Viewer, form: UrlParams.UrlParams) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpRouter.HttpRouter.Provided>
+    ) =>
+      signedIn((viewer, request) =>
+        Effect.gen(function*() {
+          const form = yield* request.urlParamsBody
+          const verdict = checkCsrf(request.headers, viewer.csrfToken, Option.getOrUndefined(UrlParams.getFirst(form, csrfField)))
+          if (!verdict.ok) return yield* problem(csrfRefused(verdict.reason), viewer)
+          return yield* handler(viewer, form)
+        })
+      )
+
+    /** The viewer's role may do `action` at all; else a page that says it may not. */
+    const may = (viewer: Viewer, action: Action, what: string) =>
+      grantOf(viewer.principal, action) === undefined ? Option.some(problem(forbidden(what, viewer.principal.roles), viewer)) : Option.none()
+
+    const serveAsset = (asset: Asset) =>
+      HttpServerResponse.text(asset.body, { contentType: asset.contentType, headers: { "cache-control": "public, max-age=3600" } })
+
+    yield* router.get(paths.htmx, Effect.succeed(serveAsset(assets.htmx)))
+    yield* router.get(paths.css, Effect.succeed(serveAsset(assets.css)))
+    yield* router.get(paths.script, Effect.succeed(serveAsset(assets.script)))
+
+    // ---- signing in and out ----
+
+    const renderSignIn = (notice: Notice | undefined, status = 200) =>
+      Effect.sync(() => {
+        const csrfToken = newSignInCsrfToken()
+        return HttpServerResponse.unsafeSetCookie(
+          HttpServerResponse.text(
+            `${signInPage({ csrfToken, notice, devMode: auth._tag === "Dev", suggestedCustomer: randomUUID() }).value}\n`,
+            { status, contentType: "text/html; charset=utf-8", headers: pageHeaders }
+          ),
+          signInCsrfCookie,
+          csrfToken,
+          { httpOnly: true, secure: true, sameSite: "strict", path: consolePrefix, maxAge: "1 hour" }
+        )
+      })
+
+    yield* router.get(paths.signIn, Effect.gen(function*() {
+      const search = yield* HttpServerRequest.ParsedSearchParams
+      return yield* renderSignIn(signInReasons[firstParam(search, "reason") ?? ""])
+    }))
+
+    /** Opens the session a token gives, or shows the sign-in page again with why not. */
+    const signInWith = (token: string, next: string | undefined) =>
+      Effect.gen(function*() {
+        const session = yield* Effect.either(Session.open(verifier, token))
+        if (Either.isLeft(session)) return yield* renderSignIn({ tone: "error", text: session.left.message }, 401)
+        return Session.keep(seeOther(safeNext(next)), session.right, yield* nowSeconds)
+      })
+
+    /** A sign-in form's POST: from this console, with the token its page was given. */
+    const signInForm = (use: (form: UrlParams.UrlParams) => Effect.Effect<HttpServerResponse.HttpServerResponse>) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const form = yield* Effect.orElseSucceed(request.urlParamsBody, () => UrlParams.empty)
+        const verdict = checkCsrf(request.headers, request.cookies[signInCsrfCookie], Option.getOrUndefined(UrlParams.getFirst(form, csrfField)))
+        if (!verdict.ok) return yield* problem(csrfRefused(verdict.reason), undefined)
+        return yield* use(form)
+      })
+
+    yield* router.post(paths.signIn, signInForm((form) => {
+      const token = Option.getOrElse(UrlParams.getFirst(form, "token"), () => "").trim().replace(/^Bearer\s+/i, "")
+      if (token === "") return renderSignIn({ tone: "error", text: "Paste a bearer token to sign in." }, 400)
+      return signInWith(token, Option.getOrUndefined(UrlParams.getFirst(form, "next")))
+    }))
+
+    // Development only: a token signed with the development key, as `token` in the CLI makes one.
+    yield* router.post(paths.devToken, signInForm((form) =>
+      Effect.gen(function*() {
+        if (auth._tag !== "Dev") return yield* problem(pageNotFound(paths.devToken), undefined)
+        const role = Option.getOrElse(UrlParams.getFirst(form, "role"), () => "")
+        if (role !== "customer" && role !== "staff" && role !== "admin") {
+          return yield* renderSignIn({ tone: "error", text: "Choose a role: customer, staff or admin." }, 400)
+        }
+        const subject = role === "customer" ? Option.getOrElse(UrlParams.getFirst(form, "subject"), () => "").trim() : `${role}-${randomUUID()}`
+        if (role === "customer" && !UUID.test(subject)) return yield* renderSignIn({ tone: "error", text: "A customer's token names the customer: give their id, a UUID." }, 400)
+        const { key } = yield* Effect.orDie(DevKeys.loadOrCreate(auth.keyFile))
+        const token = yield* DevKeys.signToken(key, {
+          issuer: auth.issuer,
+          audience: auth.audience,
+          subject,
+          roles: [role],
+          rolesClaim: auth.rolesClaim,
+          ttlSeconds: 3600
+        })
+        return yield* signInWith(token, undefined)
+      })
+    ))
+
+    yield* router.post(paths.signOut, Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const session = yield* Effect.either(Session.fromCookies(verifier, request.cookies))
+      // A session already gone (expired, refused) has nothing left to protect: the cookie is dropped.
+      if (Either.isRight(session)) {
+        const form = yield* Effect.orElseSucceed(request.urlParamsBody, () => UrlParams.empty)
+        const verdict = checkCsrf(request.headers, csrfTokenOf(session.right.token), Option.getOrUndefined(UrlParams.getFirst(form, csrfField)))
+        if (!verdict.ok) return yield* problem(csrfRefused(verdict.reason), undefined)
+      }
+      return Session.end(seeOther(`${paths.signIn}?reason=signed-out`))
+    }))
+
+    // ---- orders ----
+
+    yield* router.get(paths.home, signedIn((viewer) =>
+      Effect.gen(function*() {
+        const principal = viewer.principal
+        // A customer sees their own orders at once.
+        const own = grantOf(principal, "listCustomerOrders")?.reach === "own" && principal.roles.includes("customer")
+          ? yield* summaries.byCustomer(principal.subject, 20, undefined)
+          : undefined
+        return yield* respond(homePage(viewer, { ownOrders: own }))
+      })
+    ))
+
+    yield* router.get(paths.find, signedIn((viewer) =>
+      Effect.gen(function*() {
+        const search = yield* HttpServerRequest.ParsedSearchParams
+        const orderId = (firstParam(search, "orderId") ?? "").trim()
+        const customerId = (firstParam(search, "customerId") ?? "").trim()
+        if (orderId !== "") return seeOther(paths.order(orderId))
+        if (customerId !== "") return seeOther(paths.customer(customerId))
+        return yield* respond(homePage(viewer, { notice: { tone: "error", text: "Give an order id or a customer id." } }), 400)
+      })
+    ))
+
+    yield* router.get(at("/customers/:customerId"), signedIn((viewer) =>
+      Effect.gen(function*() {
+        const customerId = (yield* HttpRouter.params).customerId ?? ""
+        const denied = may(viewer, "listCustomerOrders", "list a customer's orders")
+        if (Option.isSome(denied)) return yield* denied.value
+        const grant = grantOf(viewer.principal, "listCustomerOrders")!
+        if (!covers(grant, viewer.principal, customerId)) {
+          return yield* problem({ ...forbidden("list another customer's orders", viewer.principal.roles), message: "A customer lists only their own orders." }, viewer)
+        }
+        const search = yield* HttpServerRequest.ParsedSearchParams
+        const cursor = decodeCursor(firstParam(search, "cursor"))
+        const page = yield* summaries.byCustomer(customerId, 51, cursor)
+        const shown = page.slice(0, 50)
+        const last = shown.at(-1)
+        const next = page.length > 50 && last !== undefined
+          ? `${paths.customer(customerId)}?cursor=${encodeCursor(last.placedAt, last.orderId)}`
+          : undefined
+        return yield* respond(customerPage(viewer, customerId, shown, next))
+      })
+    ))
+
+    /** The order as the viewer may see it: none when it does not exist or is not theirs to see (the same answer). */
+    const visibleOrder = (principal: Principal, orderId: string) =>
+      Effect.gen(function*() {
+        const grant = grantOf(principal, "readOrder")
+        if (grant === undefined || !UUID.test(orderId)) return Option.none()
+        const current = yield* orders.read(orderId)
+        return current.state.status === "none" || !covers(grant, principal, current.state.customerId) ? Option.none() : Option.some(current)
+      })
+
+    /** Whether the viewer's grant for `action` covers this order (whose customer is given). */
+    const reaches = (principal: Principal, action: Action, customerId: string | null) => {
+      const grant = grantOf(principal, action)
+      return grant !== undefined && covers(grant, principal, customerId)
+    }
+
+    yield* router.get(at("/orders/:orderId"), signedIn((viewer) =>
+      Effect.gen(function*() {
+        const orderId = (yield* HttpRouter.params).orderId ?? ""
+        const denied = may(viewer, "readOrder", "read orders")
+        if (Option.isSome(denied)) return yield* denied.value
+        const found = yield* visibleOrder(viewer.principal, orderId)
+        if (Option.isNone(found)) return yield* problem(orderNotFound(orderId), viewer)
+        const { state, version } = found.value
+        const search = yield* HttpServerRequest.ParsedSearchParams
+        const streamId = streamIdOf(orderAggregate, orderId)
+
+        const history = reaches(viewer.principal, "readHistory", state.customerId)
+          ? yield* orLeft(Effect.flatMap(store.readStream(streamId), (events) =>
+            Either.match(replayWithChanges(orderAggregate, events), {
+              onLeft: (message) => Effect.fail(new Error(message)),
+              onRight: Effect.succeed
+            })))
+          : undefined
+        const steps = history?.ok === true ? history.value : []
+        const pages = Math.max(1, Math.ceil(steps.length / TIMELINE_PAGE_SIZE))
+        const wanted = intParam(firstParam(search, "version"))
+        const selectedIndex = wanted !== undefined && wanted >= 1 && wanted <= steps.length ? wanted - 1 : steps.length - 1
+        // The page holding the chosen version, unless a page was asked for.
+        const pageNumber = Math.min(pages, Math.max(1, intParam(firstParam(search, "page")) ?? Math.floor(Math.max(0, selectedIndex) / TIMELINE_PAGE_SIZE) + 1))
+        const selectedStep = steps[selectedIndex]
+        const rows = steps.slice((pageNumber - 1) * TIMELINE_PAGE_SIZE, pageNumber * TIMELINE_PAGE_SIZE).map(({ changes, event }): TimelineRow => ({
+          version: event.version,
+          type: event.type,
+          schemaVersion: event.schemaVersion,
+          data: event.data,
+          metadata: event.metadata,
+          recordedAt: event.recordedAt,
+          eventId: event.eventId,
+          globalPosition: event.globalPosition,
+          changes
+        }))
+        const notifications = reaches(viewer.principal, "readHistory", state.customerId)
+          ? yield* orLeft(Effect.provide(notificationsOf(streamId), services))
+          : undefined
+        const fulfilment = reaches(viewer.principal, "readFulfilment", state.customerId)
+          ? yield* orLeft(Effect.map(sagas.read(orderId), (saga) => fulfilmentView(saga.state, saga.version)))
+          : undefined
+        return yield* respond(orderPage(viewer, {
+          orderId,
+          state,
+          version,
+          timeline: history === undefined
+            ? undefined
+            : history.ok
+            ? { ok: true, value: { rows, page: pageNumber, pages, total: steps.length } }
+            : history,
+          selected: selectedStep === undefined ? undefined : {
+            version: selectedStep.event.version,
+            of: steps.length,
+            state: selectedStep.state,
+            type: selectedStep.event.type,
+            recordedAt: selectedStep.event.recordedAt
+          },
+          notifications,
+          fulfilment,
+          traceUrlTemplate: traceTemplate,
+          linkCustomer: reaches(viewer.principal, "listCustomerOrders", state.customerId)
+        }))
+      })
+    ))
+
+    // The state after one version, for the slider (htmx swaps it in); without htmx, the order page.
+    yield* router.get(at("/orders/:orderId/state"), signedIn((viewer, request) =>
+      Effect.gen(function*() {
+        const orderId = (yield* HttpRouter.params).orderId ?? ""
+        const search = yield* HttpServerRequest.ParsedSearchParams
+        const version = intParam(firstParam(search, "version")) ?? 1
+        if (!isHtmx(request)) return seeOther(`${paths.order(orderId)}?version=${version}#state`)
+        const found = yield* visibleOrder(viewer.principal, orderId)
+        if (Option.isNone(found) || !reaches(viewer.principal, "readHistory", found.value.state.customerId)) {
+          return yield* respond(html`<div id="state-view"><p class="notice notice-error">Order ${orderId} was not found.</p></div>`, 404)
+        }
+        const at = Math.min(Math.max(1, version), found.value.version)
+        const snapshot = yield* stateAt(orderAggregate, store, orderId, { _tag: "AtVersion", version: at })
+        const [event] = yield* store.readStream(streamIdOf(orderAggregate, orderId), { afterVersion: at - 1, toVersion: at })
+        return yield* respond(stateView(orderId, {
+          version: snapshot.version,
+          of: found.value.version,
+          state: snapshot.state,
+          type: event?.type ?? "",
+          recordedAt: event?.recordedAt ?? new Date(0)
+        }))
+      })
+    ))
+
+    // ---- operating the pipeline (admin) ----
+
+    const adminOnly = (viewer: Viewer) => may(viewer, "operate", "operate the pipeline (its status, dead letters and quarantine)")
+
+    yield* router.get(paths.pipeline, signedIn((viewer) =>
+      Effect.gen(function*() {
+        const denied = adminOnly(viewer)
+        if (Option.isSome(denied)) return yield* denied.value
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const [status, stuck, running] = yield* Effect.all([
+          Effect.provide(readStatus, services),
+          orLeft(processStore.list("fulfilment", { only: "stuck", now, limit: 50 })),
+          orLeft(processStore.list("fulfilment", { only: "open", now, limit: 50 }))
+        ], { concurrency: "unbounded" })
+        return yield* respond(pipelinePage(viewer, { status, stuck, running }))
+      })
+    ))
+
+    const showDeadLetters = (viewer: Viewer, notice: Notice | undefined) =>
+      Effect.flatMap(orLeft(listDeadLetters(config.amqp.url, names, 100)), (letters) => respond(deadLettersPage(viewer, letters, notice)))
+
+    yield* router.get(paths.deadLetters, signedIn((viewer) => {
+      const denied = adminOnly(viewer)
+      return Option.isSome(denied) ? denied.value : showDeadLetters(viewer, undefined)
+    }))
+
+    yield* router.post(paths.requeue, signedInPost((viewer, form) =>
+      Effect.gen(function*() {
+        const denied = adminOnly(viewer)
+        if (Option.isSome(denied)) return yield* denied.value
+        const all = Option.getOrUndefined(UrlParams.getFirst(form, "all")) === "true"
+        const eventId = Option.getOrUndefined(UrlParams.getFirst(form, "eventId"))
+        if (!all && eventId === undefined) return yield* showDeadLetters(viewer, { tone: "error", text: "Choose a task to requeue." })
+        const requeued = yield* orLeft(Effect.provide(requeueDeadLetters(config.amqp.url, names, all ? undefined : [eventId!]), services), "30 seconds")
+        yield* Effect.logInfo("console: dead letters re-queued").pipe(
+          Effect.annotateLogs({ by: viewer.principal.subject, requeued: requeued.ok ? requeued.value.join(",") : requeued.error })
+        )
+        const notice: Notice = !requeued.ok
+          ? { tone: "error", text: `Nothing was re-queued: ${requeued.error}` }
+          : requeued.value.length === 0
+          ? { tone: "info", text: "Nothing was re-queued: the task is no longer in the dead-letter queue." }
+          : { tone: "success", text: html`Re-queued ${plural(requeued.value.length, "task")}: ${requeued.value.map((id) => html`<code class="id">${id}</code> `)}` }
+        return yield* showDeadLetters(viewer, notice)
+      })
+    ))
+
+    const showQuarantine = (viewer: Viewer, notice: Notice | undefined) =>
+      Effect.flatMap(orLeft(quarantine.list()), (parked) => respond(quarantinePage(viewer, parked, notice)))
+
+    yield* router.get(paths.quarantine, signedIn((viewer) => {
+      const denied = adminOnly(viewer)
+      return Option.isSome(denied) ? denied.value : showQuarantine(viewer, undefined)
+    }))
+
+    yield* router.post(paths.retry, signedInPost((viewer, form) =>
+      Effect.gen(function*() {
+        const denied = adminOnly(viewer)
+        if (Option.isSome(denied)) return yield* denied.value
+        const entryId = intParam(Option.getOrUndefined(UrlParams.getFirst(form, "id")))
+        const waiting = yield* quarantine.list()
+        const entry = waiting.find((candidate) => candidate.id === entryId)
+        if (entry === undefined) {
+          return yield* showQuarantine(viewer, { tone: "info", text: `Entry ${entryId ?? "?"} is not waiting (retried already, or never parked): nothing was done.` })
+        }
+        const outcome = yield* orLeft(Effect.provide(retryParked(entry), services), "30 seconds")
+        yield* Effect.logInfo("console: quarantine entry retried").pipe(
+          Effect.annotateLogs({ by: viewer.principal.subject, entry: entry.id, outcome: outcome.ok ? "put back" : outcome.error })
+        )
+        return yield* showQuarantine(viewer, outcome.ok
+          ? { tone: "success", text: `Entry ${entry.id} (${entry.source}) was put back in line.` }
+          : { tone: "error", text: `Entry ${entry.id} could not be put back: ${outcome.error}` })
+      })
+    ))
+
+    // Anything else under /console: a page that says so, rather than the API's JSON 404.
+    yield* router.get(at("/*"), Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      return yield* problem(pageNotFound(request.url.split("?")[0]!), undefined)
+    }))
+  })
+).pipe(Layer.provide([OutboxStore.layer, QuarantineStore.layer, DeliveryStore.layer, ProcessStore.layer]))
+
+const encodeCursor = (placedAt: string, orderId: string) => Buffer.from(JSON.stringify([placedAt, orderId])).toString("base64url")
+
+const decodeCursor = (text: string | undefined) => {
+  if (text === undefined) return undefined
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, "base64url").toString("utf8"))
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string" &&
+      !Number.isNaN(Date.parse(value[0])) && new Date(value[0]).toISOString() === value[0]) {
+      return { placedAt: value[0], orderId: value[1] }
+    }
+  } catch {
+    // not one of ours: the first page
+  }
+  return undefined
+}
