@@ -21,7 +21,7 @@ export interface Notice {
   readonly text: Interpolation
 }
 
-export type Section = "orders" | "pipeline" | "dead-letters" | "quarantine" | "sign-in" | "none"
+export type Section = "orders" | "live" | "pipeline" | "dead-letters" | "quarantine" | "sign-in" | "none"
 
 interface NavItem {
   readonly section: Section
@@ -29,15 +29,13 @@ interface NavItem {
   readonly label: string
 }
 
-/**
- * The live event view: its link goes here once the server-sent event feed (GET /events/stream)
- * exists. Empty until then, deliberately: no page stands in for it.
- */
-const liveEvents: ReadonlyArray<NavItem> = []
+/** The live event view, for whoever may read the whole log's feed. */
+const liveEvents = (principal: Principal): ReadonlyArray<NavItem> =>
+  grantOf(principal, "readEventFeed") === undefined ? [] : [{ section: "live", href: paths.live, label: "Live events" }]
 
 const navigation = (principal: Principal): ReadonlyArray<NavItem> => [
   { section: "orders", href: paths.home, label: "Orders" },
-  ...liveEvents,
+  ...liveEvents(principal),
   ...(grantOf(principal, "operate") === undefined ? [] : [
     { section: "pipeline", href: paths.pipeline, label: "Pipeline" },
     { section: "dead-letters", href: paths.deadLetters, label: "Dead letters" },

@@ -13,6 +13,8 @@ export const paths = {
   customer: (customerId: string): string => at(`/customers/${encodeURIComponent(customerId)}`),
   order: (orderId: string) => at(`/orders/${encodeURIComponent(orderId)}`),
   orderState: (orderId: string) => at(`/orders/${encodeURIComponent(orderId)}/state`),
+  live: at("/live"),
+  liveStream: at("/live/stream"),
   pipeline: at("/admin"),
   deadLetters: at("/admin/dead-letters"),
   requeue: at("/admin/dead-letters/requeue"),

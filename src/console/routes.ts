@@ -11,7 +11,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as UrlParams from "@effect/platform/UrlParams"
 import type { SqlClient } from "@effect/sql"
-import { Cause, Clock, Duration, Effect, Either, Layer, Option } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Layer, Option, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import { FulfilmentSagas, OrderActors } from "../aggregates.js"
 import { type Action, covers, grantOf, type Principal } from "../auth/policy.js"
@@ -21,6 +21,8 @@ import { AppConfig } from "../config.js"
 import { streamIdOf } from "../domain/aggregate.js"
 import { orderAggregate } from "../domain/order/index.js"
 import { EventStore } from "../eventstore/EventStore.js"
+import { liveEvents } from "../eventstore/liveEvents.js"
+import { feedEntry, heartbeatFrame, retryFrame } from "../http/events/feed.js"
 import { consolePrefix } from "../http/requestGuard.js"
 import { topology } from "../messaging/contracts.js"
 import { listDeadLetters, requeueDeadLetters } from "../notifications/deadLetters.js"
@@ -40,6 +42,7 @@ import type { Notice, Viewer } from "./layout.js"
 import { retryParked } from "./operations.js"
 import { deadLettersPage, pipelinePage, quarantinePage } from "./pages/admin.js"
 import { customerPage, homePage } from "./pages/home.js"
+import { livePage } from "./pages/live.js"
 import { orderPage, stateView, type TimelineRow } from "./pages/order.js"
 import { csrfRefused, failed, forbidden, orderNotFound, pageNotFound, type Problem, problemPage } from "./pages/problem.js"
 import { signInPage } from "./pages/signIn.js"
@@ -421,6 +424,47 @@ export const layer = HttpApiBuilder.Router.use((router) =>
     // ---- operating the pipeline (admin) ----
 
     const adminOnly = (viewer: Viewer) => may(viewer, "operate", "operate the pipeline (its status, dead letters and quarantine)")
+
+    // ---- live events ----
+
+    const liveFilter = (search: Parameters<typeof firstParam>[0]) => ({
+      type: (firstParam(search, "type") ?? "").trim(),
+      streamType: (firstParam(search, "streamType") ?? "").trim()
+    })
+    const nameList = (list: string) => list.split(",").map((name) => name.trim()).filter((name) => name !== "")
+
+    yield* router.get(paths.live, signedIn((viewer) =>
+      Effect.gen(function*() {
+        const denied = may(viewer, "readEventFeed", "follow the live events")
+        if (Option.isSome(denied)) return yield* denied.value
+        return yield* respond(livePage(viewer, liveFilter(yield* HttpServerRequest.ParsedSearchParams)))
+      })
+    ))
+
+    /** The feed for the live view: from the log's head, or where a reconnecting EventSource left off. */
+    yield* router.get(paths.liveStream, signedIn((viewer, request) =>
+      Effect.gen(function*() {
+        const denied = may(viewer, "readEventFeed", "follow the live events")
+        if (Option.isSome(denied)) return yield* denied.value
+        const filter = liveFilter(yield* HttpServerRequest.ParsedSearchParams)
+        const resumeFrom = Number(request.headers["last-event-id"] ?? "NaN")
+        const after = Number.isSafeInteger(resumeFrom) && resumeFrom >= 0 ? resumeFrom : yield* store.headPosition
+        const frames = liveEvents(store, after, { types: nameList(filter.type), streamTypes: nameList(filter.streamType) }).pipe(
+          Stream.map((item) =>
+            // Unnamed frames, so the page's onmessage sees every one.
+            item._tag === "Event"
+              ? `id: ${item.event.globalPosition}\ndata: ${JSON.stringify(feedEntry(item.event))}\n\n`
+              : heartbeatFrame(item.position)
+          ),
+          Stream.catchAllCause((cause) => Stream.fromEffect(Effect.logWarning("console: the live feed stopped", Cause.pretty(cause))).pipe(Stream.drain))
+        )
+        // A first frame at once: the answer (and the page's "following") starts before the first event.
+        return HttpServerResponse.stream(Stream.encodeText(Stream.concat(Stream.make(retryFrame(2000)), frames)), {
+          contentType: "text/event-stream",
+          headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+        })
+      })
+    ))
 
     yield* router.get(paths.pipeline, signedIn((viewer) =>
       Effect.gen(function*() {

@@ -258,6 +258,39 @@ layer(fulfilmentLayer({ paymentTimeout: "2 seconds" }), { excludeTestServices: t
       expect(requeued).toBe(deadEventId)
     }))
 
+  it.effect("the live view follows the event feed: an order placed while it is open appears, filtered by stream type", () =>
+    Effect.gen(function*() {
+      const base = yield* BaseUrl
+      yield* asUser(async (page) => {
+        await signIn(page, staffToken)
+        await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Live events" }).click()
+        await page.getByLabel(/Stream types/).fill("order")
+        await page.getByRole("button", { name: "Follow" }).click()
+        await page.getByText(/^Following/).waitFor()
+        const orderId = await fetch(`${base}/orders`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+          body: JSON.stringify(placeOrderBody())
+        }).then((response) => response.json() as Promise<{ orderId: string }>).then((body) => body.orderId)
+        const list = page.getByRole("list", { name: "Events as they commit" })
+        const item = list.getByRole("listitem").filter({ hasText: orderId })
+        await item.waitFor({ timeout: 15_000 })
+        expect(await item.textContent()).toContain("OrderPlaced")
+        // Its id links to the order's page.
+        expect(await item.getByRole("link").getAttribute("href")).toBe(`/console/orders/${orderId}`)
+        await screenshot(page, "live-events")
+      })
+      // A customer may not follow the whole log.
+      const customerId = randomUUID()
+      const asCustomer = yield* Effect.promise(() => customerToken(customerId))
+      yield* asUser(async (page) => {
+        await signIn(page, asCustomer)
+        expect(await page.getByRole("link", { name: "Live events" }).count()).toBe(0)
+        const refused = await page.goto("/console/live")
+        expect(refused?.status()).toBe(403)
+      })
+    }))
+
   it.effect("a POST without the CSRF token, or from another site, is refused and says what to do", () =>
     asUser(async (page) => {
       await signIn(page, adminToken)
