@@ -16,7 +16,7 @@ export interface Kind<A> {
   readonly emptyIsUnset?: boolean
 }
 
-const kind = <A>(expected: string, parse: (text: string) => Option.Option<A>, emptyIsUnset = false): Kind<A> => ({
+export const kind = <A>(expected: string, parse: (text: string) => Option.Option<A>, emptyIsUnset = false): Kind<A> => ({
   expected,
   parse,
   emptyIsUnset

@@ -76,13 +76,18 @@ const worker = Command.make("worker", {}, () => launch("worker", "worker", Layer
   Command.withDescription("Deliver push notifications from RabbitMQ (run as many as you like)")
 )
 
+/** Where a stand-in listens: loopback unless told (in a container, 0.0.0.0, so that other containers reach it). */
+const sinkHost = Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("Address to listen on"))
+
 const pushSink = Command.make("push-sink", {
-  port: Options.integer("port").pipe(Options.withDefault(4000), Options.withDescription("Port to listen on"))
-}, ({ port }) =>
+  port: Options.integer("port").pipe(Options.withDefault(4000), Options.withDescription("Port to listen on")),
+  host: sinkHost
+}, ({ host, port }) =>
   Effect.acquireRelease(
     Effect.promise(() =>
       startDevPushGateway({
         port,
+        host,
         onDelivered: (push) => console.log(`push ${push.idempotencyKey} to ${push.body.to}: ${push.body.title} — ${push.body.body}`)
       })
     ),
@@ -94,13 +99,15 @@ const pushSink = Command.make("push-sink", {
   )).pipe(Command.withDescription("A local stand-in for a push provider that prints what it receives"))
 
 const paymentSink = Command.make("payment-sink", {
-  port: Options.integer("port").pipe(Options.withDefault(4100), Options.withDescription("Port to listen on"))
-}, ({ port }) =>
+  port: Options.integer("port").pipe(Options.withDefault(4100), Options.withDescription("Port to listen on")),
+  host: sinkHost
+}, ({ host, port }) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: () =>
         startDevPaymentProvider({
           port,
+          host,
           onEvent: (event) =>
             console.log(`${event.operation} ${event.paymentId}${event.repeat ? " (repeated key)" : ""}: ${event.outcome}`)
         }),

@@ -1,20 +1,15 @@
 /**
  * `quarantine list` and `quarantine retry`: what could never be processed, and putting it back once
- * its cause is fixed. An outbox row goes back in line (a new outbox row, relayed after everything
- * else); an undecodable message is read again and applied by today's definition of the projection
- * that parked it (its source names it: `projector:<name>`).
+ * its cause is fixed (quarantine/retry.ts).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Layer, Schema } from "effect"
+import { Console, Effect, Layer } from "effect"
 import { StoreLive } from "../app.js"
-import type { Notification } from "../domain/aggregate.js"
-import { EventEnvelope } from "../messaging/contracts.js"
 import * as OutboxStore from "../outbox/OutboxStore.js"
-import { projections, ProjectionsLive } from "../projections.js"
+import { ProjectionsLive } from "../projections.js"
 import * as QuarantineStore from "../quarantine/QuarantineStore.js"
+import { retryParked } from "../quarantine/retry.js"
 import { json, jsonOutput, printJson } from "./output.js"
-
-const decodeEnvelope = Schema.decodeUnknown(Schema.parseJson(EventEnvelope))
 
 const QuarantineLive = Layer.mergeAll(QuarantineStore.layer, OutboxStore.layer, ProjectionsLive).pipe(Layer.provideMerge(StoreLive))
 
@@ -33,31 +28,8 @@ const list = Command.make("list", {
       ), { discard: true })
   }).pipe(Effect.provide(QuarantineLive), jsonOutput(json))).pipe(Command.withDescription("List what is parked: id, source, event position, when, state, why"))
 
-/** Puts one entry back; fails, saying why, when it still cannot be processed. */
 const retryOne = (entry: QuarantineStore.Parked) =>
-  Effect.gen(function*() {
-    if (entry.source === "outbox:events" || entry.source === "outbox:notifications") {
-      const destination = entry.source === "outbox:events" ? "events" : "notifications"
-      const notification = entry.received === null ? null : JSON.parse(entry.received) as Notification
-      yield* Effect.flatMap(OutboxStore.OutboxStore, (outbox) => outbox.requeue(destination, entry.globalPosition!, notification))
-    } else {
-      const projection = projections.find((candidate) => QuarantineStore.projectorSource(candidate.name) === entry.source)
-      if (projection === undefined) {
-        return yield* Effect.fail(
-          new Error(
-            `entry ${entry.id}: its source ${entry.source} names no registered projection ` +
-              `(registered: ${projections.map((candidate) => candidate.name).join(", ")})`
-          )
-        )
-      }
-      const event = yield* decodeEnvelope(entry.received ?? "").pipe(
-        Effect.mapError((error) => new Error(`entry ${entry.id} still cannot be read: ${error.message.slice(0, 300)}`))
-      )
-      yield* projection.apply([event])
-    }
-    yield* Effect.flatMap(QuarantineStore.QuarantineStore, (store) => store.markRetried(entry.id))
-    yield* Console.log(`${entry.id}: put back`)
-  })
+  retryParked(entry).pipe(Effect.zipRight(Console.log(`${entry.id}: put back`)))
 
 const retry = Command.make("retry", {
   ids: Args.integer({ name: "id" }).pipe(Args.repeated),
@@ -67,7 +39,7 @@ const retry = Command.make("retry", {
     const waiting = yield* Effect.flatMap(QuarantineStore.QuarantineStore, (store) => store.list())
     const chosen = all ? waiting : waiting.filter((entry) => ids.includes(entry.id))
     if (chosen.length === 0) return yield* Console.error("nothing to retry: give waiting ids (see `quarantine list`) or --all")
-    yield* Effect.forEach(chosen, (entry) => retryOne(entry).pipe(Effect.catchAll((error) => Console.error(String(error)))), {
+    yield* Effect.forEach(chosen, (entry) => retryOne(entry).pipe(Effect.catchAll((error) => Console.error(error.message))), {
       discard: true
     })
   }).pipe(Effect.provide(QuarantineLive))).pipe(

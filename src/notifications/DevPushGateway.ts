@@ -36,6 +36,8 @@ export interface DevPushGateway {
 
 export const startDevPushGateway = (options: {
   readonly port?: number
+  /** Where it listens (default 127.0.0.1; 0.0.0.0 in a container, for the worker's). */
+  readonly host?: string
   /** Whether a repeated `Idempotency-Key` is recognised (default true). */
   readonly honoursIdempotencyKey?: boolean
   /** How to answer a POST; `attempt` counts the POSTs of this key so far, this one included. */
@@ -85,10 +87,12 @@ export const startDevPushGateway = (options: {
     })
   })
   return new Promise((resolve) =>
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      const { address, port } = server.address() as AddressInfo
+      // A wildcard address is reached at loopback from this host.
+      const reachable = address === "0.0.0.0" || address === "::" ? "127.0.0.1" : address.includes(":") ? `[${address}]` : address
       resolve({
-        url: `http://127.0.0.1:${port}/push`,
+        url: `http://${reachable}:${port}/push`,
         requests,
         delivered,
         close: () =>

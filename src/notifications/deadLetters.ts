@@ -64,19 +64,33 @@ const toDeadLetter = (message: amqp.GetMessage): DeadLetter => {
   }
 }
 
-/** Takes up to `limit` messages unacked on a fresh channel and hands them to `use`. */
+/** amqplib's error for a queue that is not there (the worker declares it; none has run yet). */
+const isMissingQueue = (error: unknown) => typeof error === "object" && error !== null && (error as { code?: unknown }).code === 404
+
+/**
+ * Takes up to `limit` messages unacked on a fresh channel and hands them to `use`. A queue no worker
+ * has declared yet holds nothing: `use` gets no messages (and no channel to use).
+ */
 const withTaken = <A>(
   url: Redacted.Redacted,
   queue: string,
   limit: number,
-  use: (channel: amqp.ConfirmChannel, messages: ReadonlyArray<amqp.GetMessage>) => Promise<A>
+  use: (channel: amqp.ConfirmChannel, messages: ReadonlyArray<amqp.GetMessage>) => Promise<A>,
+  empty: A
 ) =>
   Effect.tryPromise({
     try: async () => {
       const connection = await amqp.connect(Redacted.value(url))
+      // A channel closed by the broker (no such queue) is answered here, not as an uncaught 'error'.
+      connection.on("error", () => undefined)
       try {
         const channel = await connection.createConfirmChannel()
-        await channel.checkQueue(queue)
+        channel.on("error", () => undefined)
+        const exists = await channel.checkQueue(queue).then(() => true, (error: unknown) => {
+          if (isMissingQueue(error)) return false
+          throw error
+        })
+        if (!exists) return empty
         const messages: Array<amqp.GetMessage> = []
         while (messages.length < limit) {
           const message = await channel.get(queue, { noAck: false })
@@ -96,7 +110,7 @@ const withTaken = <A>(
   })
 
 export const listDeadLetters = (url: Redacted.Redacted, names: Topology, limit: number) =>
-  withTaken(url, names.deadLetterQueue, limit, async (_, messages) => messages.map(toDeadLetter))
+  withTaken(url, names.deadLetterQueue, limit, async (_, messages) => messages.map(toDeadLetter), [])
 
 /**
  * Sends the dead letters whose event id is in `eventIds` (all of them when it is undefined) back to
@@ -109,7 +123,7 @@ export const requeueDeadLetters = (url: Redacted.Redacted, names: Topology, even
       eventIds === undefined || eventIds.includes(String(message.properties.messageId ?? ""))
     // First the records, so the returning tasks may be claimed; then the messages.
     const candidates = yield* withTaken(url, names.deadLetterQueue, Number.MAX_SAFE_INTEGER, async (_, messages) =>
-      messages.filter(chosen).map((message) => String(message.properties.messageId ?? "")))
+      messages.filter(chosen).map((message) => String(message.properties.messageId ?? "")), [])
     yield* deliveries.reopen(candidates.filter((id) => /^[0-9a-f-]{36}$/i.test(id)))
     return yield* withTaken(url, names.deadLetterQueue, Number.MAX_SAFE_INTEGER, async (channel, messages) => {
       const requeued: Array<string> = []
@@ -137,5 +151,5 @@ export const requeueDeadLetters = (url: Redacted.Redacted, names: Topology, even
         requeued.push(String(message.properties.messageId ?? ""))
       }
       return requeued
-    })
+    }, [])
   })

@@ -11,6 +11,7 @@
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Config, Effect, Layer, Option } from "effect"
+import { kind, setting } from "../config.js"
 
 /** A standard variable, if set: OpenTelemetry treats an empty value as unset (compose files pass them so). */
 const standard = (name: string) => Config.string(name).pipe(Config.option, Config.map(Option.filter((value) => value.trim() !== "")))
@@ -22,13 +23,17 @@ const tracesOrGeneral = (suffix: string) =>
   )
 
 const endpoint = tracesOrGeneral("ENDPOINT")
-const protocol = tracesOrGeneral("PROTOCOL").pipe(
-  Config.map(Option.getOrElse(() => "http/protobuf")),
-  Config.validate({
-    message: "must be http/protobuf or http/json (grpc is not supported here)",
-    validation: (value) => value === "http/protobuf" || value === "http/json"
-  })
+const protocols = ["http/protobuf", "http/json"] as const
+const protocolKind = kind(
+  "must be http/protobuf or http/json (grpc is not supported here)",
+  (text) => Option.fromNullable(protocols.find((protocol) => protocol === text.trim())),
+  true
 )
+/** Declared as every setting is (config.ts), so that a bad value names its variable. */
+export const otlpProtocol = Config.all([
+  Config.option(setting("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", protocolKind)),
+  Config.option(setting("OTEL_EXPORTER_OTLP_PROTOCOL", protocolKind))
+]).pipe(Config.map(([traces, general]) => Option.getOrElse(Option.orElse(traces, () => general), () => "http/protobuf" as const)))
 const disabled = Config.boolean("OTEL_SDK_DISABLED").pipe(Config.withDefault(false))
 const tracesExporter = Config.string("OTEL_TRACES_EXPORTER").pipe(Config.withDefault("otlp"))
 const serviceName = standard("OTEL_SERVICE_NAME")
@@ -46,7 +51,7 @@ export const exporting = Effect.gen(function*() {
 export const layer = (role: string) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     if (!(yield* exporting)) return Layer.empty
-    const json = (yield* protocol) === "http/json"
+    const json = (yield* otlpProtocol) === "http/json"
     const exporter = yield* Effect.promise(async () =>
       json
         ? new (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter()

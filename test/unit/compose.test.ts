@@ -276,21 +276,21 @@ describe("docker-compose.yml", () => {
       return found
     }
     /** `url` reaches the stand-in running `sinkCommand`, from the service `caller`. */
-    const expectReaches = (caller: string, url: string | undefined, sinkCommand: string) => {
+    const expectReaches = ([caller, callerService]: readonly [string, Service], url: string | undefined, sinkCommand: string) => {
       expect(url, `${caller}: the stand-in's URL`).toBeDefined()
       const target = new URL(url!)
       const [sinkName, sink] = byCommand(sinkCommand)
       expect(target.port, `${caller} → ${sinkName}: port`).toBe(option(words(sink.command), "port"))
-      if (target.hostname === "127.0.0.1" || target.hostname === "localhost") {
-        expect(sink.network_mode, `${caller} reaches ${sinkName} on loopback: it runs in ${caller}'s namespace`).toBe(`service:${caller}`)
-      } else {
-        expect(target.hostname, `${caller} → ${sinkName}: host`).toBe(sinkName)
-      }
+      // By its name on the compose network: it listens on every interface of its own container.
+      expect(target.hostname, `${caller} → ${sinkName}: host`).toBe(sinkName)
+      expect(option(words(sink.command), "host"), `${sinkName} listens beyond its loopback`).toBe("0.0.0.0")
+      const dependency = dependencies(callerService).find((candidate) => candidate.name === sinkName)
+      expect(dependency?.condition, `${caller} starts once ${sinkName} is healthy`).toBe("service_healthy")
     }
-    const [workerName, worker] = byCommand("worker")
-    expectReaches(workerName, environment(worker).get("PUSH_GATEWAY_URL"), "push-sink")
-    const [serveName, serve] = byCommand("serve")
-    expectReaches(serveName, environment(serve).get("PAYMENT_PROVIDER_URL"), "payment-sink")
+    const worker = byCommand("worker")
+    expectReaches(worker, environment(worker[1]).get("PUSH_GATEWAY_URL"), "push-sink")
+    const serve = byCommand("serve")
+    expectReaches(serve, environment(serve[1]).get("PAYMENT_PROVIDER_URL"), "payment-sink")
   })
 
   it("checks each app process on the port it serves, with node's fetch (the slim image has no curl)", () => {

@@ -5,6 +5,7 @@ import { createHash, randomUUID } from "node:crypto"
 import { FulfilmentSagas, OrderActors } from "../../aggregates.js"
 import { streamIdOf } from "../../domain/aggregate.js"
 import { OrderCommand, orderAggregate, type OrderState } from "../../domain/order/index.js"
+import { fulfilmentView } from "../../processes/fulfilment/view.js"
 import { EventStore } from "../../eventstore/EventStore.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
 import { type PointInTime, stateAt } from "../../runtime/timeTravel.js"
@@ -172,31 +173,8 @@ export const OrdersHttpLive = HttpApiBuilder.group(Api, "orders", (handlers) =>
           const notFound = new NotFound({ error: "not_found", message: `order ${path.orderId} has no fulfilment (it was never confirmed)` })
           if (!(yield* visible(path.orderId))) return yield* Effect.fail(notFound)
           const { state, version } = yield* sagas.read(path.orderId).pipe(Effect.mapError((error) => toHttpError("fulfilment", error)))
-          if (state.status === "none" || state.version === null || state.startedAt === null) return yield* Effect.fail(notFound)
-          return {
-            orderId: path.orderId,
-            definitionVersion: state.version,
-            status: state.status,
-            outcome: state.outcome,
-            phase: state.data.phase,
-            cancelReason: state.data.cancelReason,
-            compensating: state.steps.some((step) => step.compensation),
-            startedAt: state.startedAt,
-            finishedAt: state.finishedAt,
-            version,
-            steps: state.steps.map(({ attempts, compensation, finishedAt, input, kind, lastError, output, scheduledAt, status, step }) => ({
-              step,
-              kind,
-              input,
-              status,
-              attempts,
-              compensation,
-              scheduledAt,
-              finishedAt,
-              lastError,
-              output
-            })),
-            timers: Object.entries(state.timers).map(([timer, dueAt]) => ({ timer, dueAt }))
-          }
+          const view = fulfilmentView(state, version)
+          if (view === undefined) return yield* Effect.fail(notFound)
+          return { orderId: path.orderId, ...view }
         }))
   }))

@@ -1,7 +1,8 @@
 /** Traces are exported only when an OTLP endpoint is set, and not when the standard switches say no. */
-import { ConfigProvider, Effect, Option } from "effect"
+import { ConfigProvider, Effect, Either, Option } from "effect"
 import { describe, expect, it } from "vitest"
-import { exporting } from "../../../src/observability/tracing.js"
+import { configProblems } from "../../../src/config.js"
+import { exporting, otlpProtocol } from "../../../src/observability/tracing.js"
 import { parentSpan, traceHeaders } from "../../../src/observability/traceContext.js"
 
 const exportsWith = (env: Record<string, string>) =>
@@ -17,6 +18,19 @@ describe("tracing", () => {
     // Empty is unset, as the specification says (compose passes variables the shell does not set as empty).
     expect(exportsWith({ OTEL_EXPORTER_OTLP_ENDPOINT: "" })).toBe(false)
     expect(exportsWith({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: " ", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" })).toBe(true)
+  })
+
+  it("takes the OTLP protocol from the traces' variable, else the general one; a bad one is named", () => {
+    const protocolWith = (env: Record<string, string>) =>
+      Effect.runSync(Effect.either(otlpProtocol.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))))
+    expect(protocolWith({})).toEqual(Either.right("http/protobuf"))
+    expect(protocolWith({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })).toEqual(Either.right("http/json"))
+    expect(protocolWith({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf" }))
+      .toEqual(Either.right("http/protobuf"))
+    const bad = protocolWith({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })
+    expect(Either.isLeft(bad) && configProblems(bad.left)).toEqual([
+      "OTEL_EXPORTER_OTLP_PROTOCOL: must be http/protobuf or http/json (grpc is not supported here), got \"grpc\""
+    ])
   })
 
   it("takes up a well-formed traceparent and nothing else", () => {
