@@ -240,6 +240,7 @@ const tail = Command.make("tail", {
   Effect.gen(function*() {
     const store = yield* EventStore
     const from = Option.isSome(after) ? after.value : follow ? yield* store.headPosition : 0
+    if (follow) yield* Console.error(`following the log after position ${from} (Ctrl-C stops)`)
     yield* liveEvents(store, from, { types: type, streamTypes: streamType }, { ...defaultFeedOptions, follow }).pipe(
       Stream.filterMap((item) => item._tag === "Event" ? Option.some(item.event) : Option.none()),
       // One JSON document per line with --json (for jq), as events come.

@@ -160,6 +160,14 @@ const endpoints: ReadonlyArray<Endpoint> = [
     stage: "paid",
     request: (_orderId, ownerId) => ({ method: "GET", path: `/customers/${ownerId}/orders` }),
     expected: { owner: 200, "another customer": 403, staff: 200, admin: 200, service: 200 }
+  },
+  {
+    // A feed never ends: asked from a position that is no event's, an admitted caller gets the
+    // handler's 400 at once, which is past the access check.
+    name: "GET /events/stream",
+    stage: "new",
+    request: () => ({ method: "GET", path: `/events/stream?after=${Number.MAX_SAFE_INTEGER}` }),
+    expected: { owner: 403, "another customer": 403, staff: 400, admin: 400, service: 400 }
   }
 ]
 

@@ -108,7 +108,12 @@ layer(Environment, { excludeTestServices: true, timeout: "120 seconds" })("--jso
         })
         let out = ""
         let placed = false
-        child.stderr.on("data", () => {})
+        // Once it says it follows (it has read the log's head), the order is committed after that head.
+        child.stderr.on("data", (chunk: Buffer) => {
+          if (placed || !chunk.toString().includes("following the log after position")) return
+          placed = true
+          Effect.runFork(orders.execute(after, placeOrder(), options()))
+        })
         child.stdout.on("data", (chunk: Buffer) => {
           out += chunk.toString()
           if (out.includes(after)) {
@@ -116,16 +121,7 @@ layer(Environment, { excludeTestServices: true, timeout: "120 seconds" })("--jso
             resume(Effect.succeed(out))
           }
         })
-        // Give it a moment to start following, then commit the order.
-        const timer = setTimeout(() => {
-          placed = true
-          Effect.runFork(orders.execute(after, placeOrder(), options()))
-        }, 4_000)
-        return Effect.sync(() => {
-          clearTimeout(timer)
-          if (!placed) child.kill("SIGKILL")
-          child.kill("SIGKILL")
-        })
+        return Effect.sync(() => void child.kill("SIGKILL"))
       }).pipe(Effect.timeout("60 seconds"))
       const followed = lines(printed)
       expect(followed.filter((event) => event.streamId === after).map((event) => event.type)).toEqual(["OrderPlaced"])
