@@ -1,6 +1,7 @@
 /**
  * The package's bin, `actors`: `npx actors …` runs the compiled CLI the way npm links it, by its
- * shebang (which keeps source maps on), without naming node. Runs dist/: `make build` first.
+ * shebang (which keeps source maps on), without naming node; and what it says of a bad setting
+ * before it does anything. Runs dist/: `make build` first.
  */
 import { execFile } from "node:child_process"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
@@ -42,5 +43,15 @@ describe("the actors bin", () => {
     const direct = await run(bin, ["--help"], { cwd: tmpdir() })
     listsTheCommands(direct.stdout)
     expect(direct.stdout).toContain("actors")
+  })
+
+  it("a bad setting at start-up is one line on stderr naming the variable and the reason, and the command fails", async () => {
+    const failed = await run(process.execPath, ["--enable-source-maps", "dist/cli/main.js", "migrate"], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: "mysql://app:s3cret@db/actors" }
+    }).then(() => ({ code: 0, stdout: "", stderr: "" }), (error: { code: number; stdout: string; stderr: string }) => error)
+    expect(failed.code).toBe(1)
+    expect(failed.stdout).toBe("")
+    expect(failed.stderr).toBe('DATABASE_URL: must be a postgres:// or postgresql:// URL, got "mysql://app:***@db/actors"\n')
   })
 })

@@ -1,7 +1,7 @@
 /**
  * `--json` on every command that lists or shows something: stdout holds the JSON and nothing else
  * (it parses whole), with the rows a table would show and more; what else a command says goes to
- * stderr. Runs the CLI from the sources, on a database and a name prefix of the test's own.
+ * stderr. Runs the compiled CLI, on a database and a name prefix of the test's own.
  */
 import { expect, layer } from "@effect/vitest"
 import amqp from "amqplib"
@@ -17,12 +17,16 @@ import { notificationQueuesRemoved } from "../support/notifications.js"
 import { options, placeOrder } from "../support/orders.js"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
+const compiledCli = ["--enable-source-maps", "dist/cli/main.js"]
 
-/** Runs `actors <args>` (through tsx) on the test's database and prefix; gives its exit code, stdout and stderr apart. */
+/**
+ * Runs `actors <args>` (compiled: `make build` first, as `make test` does; starting through tsx costs
+ * seconds each time) on the test's database and prefix; gives its exit code, stdout and stderr apart.
+ */
 const cli = (args: ReadonlyArray<string>) =>
   Effect.flatMap(TestMessaging, (env) =>
     Effect.async<{ readonly code: number; readonly stdout: string; readonly stderr: string }>((resume) => {
-      const child = execFile(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+      const child = execFile(process.execPath, [...compiledCli, ...args], {
         cwd: root,
         env: { ...process.env, DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix, LOG_FORMAT: "logfmt" },
         maxBuffer: 64 * 1024 * 1024
@@ -102,7 +106,7 @@ layer(Environment, { excludeTestServices: true, timeout: "120 seconds" })("--jso
       // Following: started before the order is placed, it prints it once committed.
       const after = randomUUID()
       const printed = yield* Effect.async<string>((resume) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "events", "tail", "--follow", "--stream-type", "order", "--json"], {
+        const child = spawn(process.execPath, [...compiledCli, "events", "tail", "--follow", "--stream-type", "order", "--json"], {
           cwd: root,
           env: { ...process.env, DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix, LOG_FORMAT: "logfmt" }
         })
