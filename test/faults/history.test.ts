@@ -19,7 +19,7 @@ import { Context, Duration, Effect, Fiber, Layer, Ref, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import http from "node:http"
 import type net from "node:net"
-import { type CliProcess, startCli } from "../../bench/lib/processes.js"
+import { type CliProcess, startBuiltCli } from "../../bench/lib/processes.js"
 import { adminToken, authEnvironment, bearer } from "../support/auth.js"
 import { StoreLive } from "../../src/app.js"
 import { fold } from "../../src/domain/aggregate.js"
@@ -127,7 +127,7 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
         const url = i === 0 ? throughProxy(env.databaseUrl, cutting.port) : throughProxy(env.databaseUrl, halfOpening.port)
         // The faults are on the commands' way to the database; the cluster's registry and shard locks
         // go straight there (see the README's "Running several nodes" on a slow database route).
-        const process = yield* startCli(["serve"], {
+        const process = yield* startBuiltCli(["serve"], {
           ...common,
           DATABASE_URL: url,
           CLUSTER_DATABASE_URL: env.databaseUrl,
@@ -144,7 +144,7 @@ it.scopedLive(`history under faults: ${SECONDS} s of clients while replies are c
         yield* nodeProcesses[i]!.exited
       })
     const startWorker = Effect.gen(function*() {
-      const worker = yield* startCli(["worker"], {
+      const worker = yield* startBuiltCli(["worker"], {
         DATABASE_URL: env.databaseUrl,
         MESSAGING_PREFIX: env.prefix,
         PUSH_GATEWAY_URL: gateway.url,

@@ -9,7 +9,7 @@ import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import { StoreLive } from "../../src/app.js"
 import { EventStore } from "../../src/eventstore/EventStore.js"
-import { startCli } from "../../bench/lib/processes.js"
+import { startBuiltCli } from "../../bench/lib/processes.js"
 import { throughProxy } from "../support/faults/commitCutProxy.js"
 import { toxiproxy } from "../support/faults/toxiproxy.js"
 import { type ApiResponse, expectError, get, placeOrder, post, serverLayer } from "../support/http.js"
@@ -81,7 +81,7 @@ it.scopedLive("the active relay's lock connection goes half-open: a standby take
     const env = Context.get(app, TestMessaging)
     const proxy = yield* Effect.flatMap(toxiproxy, (server) => server.proxy(`pg-relay-${randomUUID().slice(0, 8)}`, postgres))
     const relay = (url: string) =>
-      startCli(["relay"], { DATABASE_URL: url, MESSAGING_PREFIX: env.prefix, OUTBOX_POLL_INTERVAL: "200 millis" })
+      startBuiltCli(["relay"], { DATABASE_URL: url, MESSAGING_PREFIX: env.prefix, OUTBOX_POLL_INTERVAL: "200 millis" })
     const cutOff = yield* relay(throughProxy(env.databaseUrl, proxy.port))
     yield* cutOff.waitForLine(/outbox relay active/, 30_000)
     const standby = yield* relay(env.databaseUrl)

@@ -14,7 +14,7 @@ import { applyToSummary, type OrderSummary } from "../../src/projections/orderSu
 import { fromRecorded } from "../../src/projections/projectEvents.js"
 import { orderSummariesProjection } from "../../src/projections/orderSummariesProjection.js"
 import { type GroupMembership, membershipOfAll } from "../../src/projections/Projector.js"
-import { startBuiltCli, startCli } from "../../bench/lib/processes.js"
+import { startBuiltCli } from "../../bench/lib/processes.js"
 import { environmentConfig, messagingEnvironment, orderLifeAfterPlacing, settings, TestMessaging } from "../support/messaging.js"
 import { options, placeOrder } from "../support/orders.js"
 import { adminToken, bearer } from "../support/auth.js"
@@ -194,7 +194,7 @@ layer(environment(Layer.empty), { excludeTestServices: true })("projector proces
       const ids = yield* orderLives(1)
       const id = ids[0]!
       const history = yield* store.readStream(id)
-      const projector = yield* startCli(["project"], { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix })
+      const projector = yield* startBuiltCli(["project"], { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix })
       const ops = yield* opsPortOf(projector)
       yield* projector.waitForLine(/projector consuming/, 30_000)
       // Versions 1 and 4 only: 2 and 3 must come from the store.
@@ -227,14 +227,14 @@ layer(environment(Layer.empty), { excludeTestServices: true })("projector proces
     Effect.gen(function*() {
       const env = yield* TestMessaging
       const relayAndProjector = { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix }
-      yield* startCli(["relay"], relayAndProjector)
-      const first = yield* startCli(["project"], relayAndProjector)
+      yield* startBuiltCli(["relay"], relayAndProjector)
+      const first = yield* startBuiltCli(["project"], relayAndProjector)
       yield* first.waitForLine(/projector consuming/, 30_000)
       const traffic = yield* Effect.fork(orderLives(60, 4))
       yield* Effect.sleep("1 second")
       yield* first.kill("SIGKILL")
       // With a target no write misses, none is counted as a breach.
-      const second = yield* startCli(["project"], { ...relayAndProjector, PROJECTION_LAG_WARNING: "1 hour" })
+      const second = yield* startBuiltCli(["project"], { ...relayAndProjector, PROJECTION_LAG_WARNING: "1 hour" })
       const ops = yield* opsPortOf(second)
       yield* second.waitForLine(/projector consuming/, 30_000)
       const ids = yield* Fiber.join(traffic)

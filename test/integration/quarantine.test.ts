@@ -16,7 +16,7 @@ import { toKafkaRecord } from "../../src/messaging/contracts.js"
 import * as Outbox from "../../src/outbox/OutboxStore.js"
 import * as OrderSummaries from "../../src/projections/OrderSummaries.js"
 import * as QuarantineStore from "../../src/quarantine/QuarantineStore.js"
-import { startCli } from "../../bench/lib/processes.js"
+import { startBuiltCli } from "../../bench/lib/processes.js"
 import { newEvent } from "../support/events.js"
 import { OrderConfirmed } from "../../src/domain/order/events.js"
 import { orderAggregate, OrderCommand } from "../../src/domain/order/index.js"
@@ -147,7 +147,7 @@ layer(Environment, { excludeTestServices: true, timeout: "120 seconds" })("quara
       const registered = waiting.find((entry) => entry.source === "projector:order_summaries")!
       const retired = waiting.find((entry) => entry.source === "projector:retired_model")!
 
-      const run = yield* startCli(["quarantine", "retry", String(registered.id), String(retired.id)], {
+      const run = yield* startBuiltCli(["quarantine", "retry", String(registered.id), String(retired.id)], {
         DATABASE_URL: env.databaseUrl,
         MESSAGING_PREFIX: env.prefix
       })

@@ -9,7 +9,7 @@ import pg from "pg"
 import { OrderActors } from "../../src/aggregates.js"
 import { RELAY_LOCK } from "../../src/outbox/OutboxRelay.js"
 import * as OutboxStore from "../../src/outbox/OutboxStore.js"
-import { startCli } from "../../bench/lib/processes.js"
+import { startBuiltCli } from "../../bench/lib/processes.js"
 import { authEnvironment } from "../support/auth.js"
 import { scratchDatabase } from "../support/databases.js"
 import { freePort } from "../support/faults/toxiproxy.js"
@@ -22,7 +22,7 @@ import { options, placeOrder } from "../support/orders.js"
 const statusLines = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const env = yield* TestMessaging
-    const run = yield* startCli(["status", ...args], { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix })
+    const run = yield* startBuiltCli(["status", ...args], { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix })
     const exit = yield* run.exited
     expect(exit.code, run.lines.join("\n")).toBe(0)
     return run.lines
@@ -65,7 +65,7 @@ layer(Environment, { excludeTestServices: true })("status", (it) => {
       expect(before.outboxBacklog.value.events.oldestAgeSeconds).toBeLessThan(120)
 
       const env = yield* TestMessaging
-      const relay = yield* startCli(["relay"], { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix, OUTBOX_POLL_INTERVAL: "200 millis" })
+      const relay = yield* startBuiltCli(["relay"], { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix, OUTBOX_POLL_INTERVAL: "200 millis" })
       yield* relay.waitForLine(/outbox relay active/, 60_000)
       // Drained, as the store tells (asked here: a status process each time would be slow), then asked of `status`.
       const outbox = yield* OutboxStore.OutboxStore
@@ -87,7 +87,7 @@ layer(Environment, { excludeTestServices: true })("status", (it) => {
       expect(before.cluster).toEqual({ ok: true, value: { shards: 300, unowned: 300, holders: [], runners: [] } })
 
       const env = yield* TestMessaging
-      const serve = yield* startCli(["serve"], {
+      const serve = yield* startBuiltCli(["serve"], {
         ...authEnvironment,
         DATABASE_URL: env.databaseUrl,
         MESSAGING_PREFIX: env.prefix,

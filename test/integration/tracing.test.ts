@@ -9,7 +9,7 @@ import { Effect, Layer, Schedule } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { startCli } from "../../bench/lib/processes.js"
+import { startBuiltCli } from "../../bench/lib/processes.js"
 import { authEnvironment, bearer, token } from "../support/auth.js"
 import { freePort } from "../support/faults/toxiproxy.js"
 import { messagingEnvironment, TestMessaging } from "../support/messaging.js"
@@ -65,10 +65,10 @@ layer(Environment, { excludeTestServices: true })("tracing", (it) => {
         OTEL_BSP_SCHEDULE_DELAY: "200"
       }
       const common = { DATABASE_URL: env.databaseUrl, MESSAGING_PREFIX: env.prefix, OUTBOX_POLL_INTERVAL: "200 millis", ...tracing }
-      const serve = yield* startCli(["serve"], { ...common, ...authEnvironment, PORT: String(port), OPS_PORT: "0" })
+      const serve = yield* startBuiltCli(["serve"], { ...common, ...authEnvironment, PORT: String(port), OPS_PORT: "0" })
       const ops = yield* opsPortOf(serve)
       yield* serve.waitForLine(/Listening on http/, 60_000)
-      const worker = yield* startCli(["worker"], { ...common, PUSH_GATEWAY_URL: push.gateway.url, WORKER_PORT: "0" })
+      const worker = yield* startBuiltCli(["worker"], { ...common, PUSH_GATEWAY_URL: push.gateway.url, WORKER_PORT: "0" })
       yield* worker.waitForLine(/worker consuming/, 60_000)
 
       const customerId = randomUUID()

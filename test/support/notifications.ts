@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto"
 import { RelayLive, WorkerLive } from "../../src/app.js"
 import { type Answer, type DevPushGateway, type ReceivedPush, startDevPushGateway } from "../../src/notifications/DevPushGateway.js"
 import type { NotificationTask, Topology } from "../../src/messaging/contracts.js"
-import { startCli } from "../../bench/lib/processes.js"
+import { startBuiltCli } from "../../bench/lib/processes.js"
 import { environmentConfig, messagingEnvironment, type MessagingEnvironment, settings, TestMessaging } from "./messaging.js"
 import { opsPortOf } from "./ops.js"
 
@@ -199,7 +199,7 @@ const CONSUMING = /worker consuming/
  */
 export const workerProcess = (env: MessagingEnvironment, push: TestPush, extra: Readonly<Record<string, string>> = {}) =>
   Effect.gen(function*() {
-    const process = yield* startCli(["worker"], {
+    const process = yield* startBuiltCli(["worker"], {
       DATABASE_URL: env.databaseUrl,
       MESSAGING_PREFIX: env.prefix,
       PUSH_GATEWAY_URL: push.gateway.url,

@@ -1,6 +1,6 @@
 /** For readiness tests: the relay, the projector and the worker as processes, and their ops servers' /ready. */
 import { Duration, Effect } from "effect"
-import { startCli } from "../../bench/lib/processes.js"
+import { startBuiltCli } from "../../bench/lib/processes.js"
 import type { MessagingEnvironment } from "./messaging.js"
 import { eventually } from "./notifications.js"
 import { opsPortOf } from "./ops.js"
@@ -26,13 +26,13 @@ const common = (env: MessagingEnvironment) => ({ DATABASE_URL: env.databaseUrl, 
 /** `relay` on the environment, its ops server on a free port; gives the process and the port. */
 export const relayWithOps = (env: MessagingEnvironment, extra: Readonly<Record<string, string>> = {}) =>
   Effect.gen(function*() {
-    const process = yield* startCli(["relay"], { ...common(env), RELAY_PORT: "0", ...extra })
+    const process = yield* startBuiltCli(["relay"], { ...common(env), RELAY_PORT: "0", ...extra })
     return { process, port: yield* opsPortOf(process) }
   })
 
 /** `project` on the environment, its ops server on a free port; gives the process and the port. */
 export const projectorWithOps = (env: MessagingEnvironment, extra: Readonly<Record<string, string>> = {}) =>
   Effect.gen(function*() {
-    const process = yield* startCli(["project"], { ...common(env), PROJECTOR_PORT: "0", ...extra })
+    const process = yield* startBuiltCli(["project"], { ...common(env), PROJECTOR_PORT: "0", ...extra })
     return { process, port: yield* opsPortOf(process) }
   })

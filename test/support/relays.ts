@@ -2,7 +2,7 @@
 import { Effect, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import { expect } from "vitest"
-import { startCli } from "../../bench/lib/processes.js"
+import { startBuiltCli } from "../../bench/lib/processes.js"
 import { OrderActors } from "../../src/aggregates.js"
 import type { RecordedEvent } from "../../src/eventstore/EventStore.js"
 import * as Outbox from "../../src/outbox/OutboxStore.js"
@@ -10,7 +10,7 @@ import { type MessagingEnvironment, orderLifeAfterPlacing, readTopic, versionsBy
 import { options, placeOrder } from "./orders.js"
 
 export const relayProcess = (env: MessagingEnvironment, extra: Readonly<Record<string, string>> = {}) =>
-  startCli(["relay"], {
+  startBuiltCli(["relay"], {
     DATABASE_URL: env.databaseUrl,
     MESSAGING_PREFIX: env.prefix,
     OUTBOX_POLL_INTERVAL: "200 millis",
