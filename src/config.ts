@@ -492,7 +492,20 @@ export const appConfig = Config.all({
           (value) => Option.liftPredicate(value, (value) => value.includes("{traceId}") && URL.canParse(value.replace("{traceId}", "0")))
         )
       )
-    )
+    ),
+    /**
+     * Sign-in with the identity provider (OpenID Connect, authorization code with PKCE), beside the
+     * pasted token: on when the console has a client id at the provider (AUTH_ISSUER, which must then
+     * be the provider's URL; src/console/oidc.ts checks that at start-up).
+     */
+    oidc: Config.all({
+      clientId: Config.option(setting("CONSOLE_OIDC_CLIENT_ID", text)),
+      /** A confidential client's secret, sent at the token endpoint; none for a public client. */
+      clientSecret: Config.option(setting("CONSOLE_OIDC_CLIENT_SECRET", text).pipe(Config.map((secret) => Redacted.make(secret)))),
+      /** Unset: `<scheme>://<Host>/console/sign-in/callback`, from each request. */
+      redirectUrl: Config.option(setting("CONSOLE_OIDC_REDIRECT_URL", httpUrl)),
+      scope: withDefault(setting("CONSOLE_OIDC_SCOPE", text), "openid")
+    })
   }),
   logLevel: withDefault(setting("LOG_LEVEL", logLevel), LogLevel.Info),
   runtime: Config.all({

@@ -13,17 +13,29 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 /** The hidden field every console form posts its token in. */
 export const csrfField = "csrf"
 
-/** The cookie holding the sign-in form's token (there is no session yet to derive it from). */
+/**
+ * The cookie holding the sign-in form's token (there is no session yet to derive it from). It also
+ * keys the MAC of the provider sign-in's flow cookie (oidc.ts), so it is SameSite=Lax: it must come
+ * back on the provider's redirect to the callback, a cross-site top-level GET. Lax still keeps it
+ * off every cross-site POST, so the double submit is as strong as with Strict.
+ */
 export const signInCsrfCookie = "console_sign_in_csrf"
 
+/**
+ * The console's one MAC: HMAC-SHA256 of `message` keyed by a secret the browser holds in an HttpOnly
+ * cookie (the session's token; before a session, the sign-in token below), base64url. Any node
+ * computes the same one, and only who holds the cookie's value can.
+ */
+export const macOf = (key: string, message: string): string => createHmac("sha256", key).update(message).digest("base64url")
+
 /** The token forms of this session carry. */
-export const csrfTokenOf = (sessionToken: string): string =>
-  createHmac("sha256", sessionToken).update("console csrf v1").digest("base64url")
+export const csrfTokenOf = (sessionToken: string): string => macOf(sessionToken, "console csrf v1")
 
 /** A random token for the sign-in form. */
 export const newSignInCsrfToken = (): string => randomBytes(24).toString("base64url")
 
-const sameText = (a: string, b: string) => {
+/** Equal text, compared in constant time (for tokens, MACs and the sign-in flow's state). */
+export const sameText = (a: string, b: string) => {
   const left = Buffer.from(a)
   const right = Buffer.from(b)
   return left.length === right.length && timingSafeEqual(left, right)

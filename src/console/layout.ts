@@ -72,6 +72,8 @@ export const page = (options: {
   readonly viewer?: Viewer | undefined
   readonly section?: Section
   readonly notice?: Notice | undefined
+  /** A console path the page moves on to at once (a meta refresh: no script needed). */
+  readonly refreshTo?: string | undefined
   readonly body: Html
 }): Html =>
   html`<!doctype html>
@@ -80,6 +82,7 @@ export const page = (options: {
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>${options.title} · Orders console</title>
+  ${options.refreshTo !== undefined && html`<meta http-equiv="refresh" content="0; url=${options.refreshTo}">`}
   <link rel="stylesheet" href="${paths.css}">
   <script src="${paths.htmx}" defer></script>
   <script src="${paths.script}" defer></script>

@@ -8,6 +8,12 @@ export const paths = {
   home: consolePrefix as `/${string}`,
   signIn: at("/sign-in"),
   devToken: at("/sign-in/dev-token"),
+  /** Starts signing in with the identity provider (a POST of the sign-in page). */
+  providerStart: at("/sign-in/provider"),
+  /** Where the provider sends the browser back (the flow's redirect URI, unless configured). */
+  providerCallback: at("/sign-in/callback"),
+  /** The prefix of the static files, which no rate limit counts. */
+  assets: at("/assets"),
   signOut: at("/sign-out"),
   find: at("/find"),
   customer: (customerId: string): string => at(`/customers/${encodeURIComponent(customerId)}`),

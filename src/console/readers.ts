@@ -1,11 +1,9 @@
 /**
  * What the console reads beyond the actors: an order's notifications (its rows in the outbox and
- * their deliveries), and its fulfilment saga as GET /orders/{id}/fulfilment shows it.
+ * their deliveries).
  */
 import { SqlClient, type SqlError } from "@effect/sql"
 import { Effect } from "effect"
-import type { FulfilmentState } from "../processes/fulfilment/index.js"
-import type { SagaState } from "../processes/saga.js"
 
 /** One notification of an order: where it is on its way to the customer. */
 export interface NotificationRow {
@@ -72,31 +70,3 @@ export const notificationsOf = (streamId: string): Effect.Effect<ReadonlyArray<N
       )
     ))
 
-/** The saga of an order as the API's GET /orders/{id}/fulfilment gives it; undefined before it started. */
-export const fulfilmentView = (state: SagaState<FulfilmentState>, version: number) =>
-  state.status === "none" || state.version === null || state.startedAt === null ? undefined : {
-    definitionVersion: state.version,
-    status: state.status,
-    outcome: state.outcome,
-    phase: state.data.phase,
-    cancelReason: state.data.cancelReason,
-    compensating: state.steps.some((step) => step.compensation),
-    startedAt: state.startedAt,
-    finishedAt: state.finishedAt,
-    version,
-    steps: state.steps.map(({ attempts, compensation, finishedAt, input, kind, lastError, output, scheduledAt, status, step }) => ({
-      step,
-      kind,
-      input,
-      status,
-      attempts,
-      compensation,
-      scheduledAt,
-      finishedAt,
-      lastError,
-      output
-    })),
-    timers: Object.entries(state.timers).map(([timer, dueAt]) => ({ timer, dueAt }))
-  }
-
-export type FulfilmentView = NonNullable<ReturnType<typeof fulfilmentView>>

@@ -5,24 +5,26 @@
  * shows, and renders it with the pure page functions. Every answer is a page: failures become pages
  * that say what happened and what to do.
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as UrlParams from "@effect/platform/UrlParams"
 import type { SqlClient } from "@effect/sql"
-import { Cause, Clock, Duration, Effect, Either, Layer, Option, Stream } from "effect"
+import { Cause, Clock, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { FulfilmentSagas, OrderActors } from "../aggregates.js"
 import { type Action, covers, grantOf, type Principal } from "../auth/policy.js"
 import * as DevKeys from "../auth/devKeys.js"
+import { RateLimits } from "../auth/RateLimits.js"
 import { authSettings, TokenVerifier } from "../auth/TokenVerifier.js"
 import { AppConfig } from "../config.js"
 import { streamIdOf } from "../domain/aggregate.js"
 import { orderAggregate } from "../domain/order/index.js"
 import { EventStore } from "../eventstore/EventStore.js"
-import { liveEvents } from "../eventstore/liveEvents.js"
-import { feedEntry, heartbeatFrame, retryFrame } from "../http/events/feed.js"
+import { callerAddress } from "../http/authenticate.js"
+import { eventFeedResponse } from "../http/events/feed.js"
 import { consolePrefix } from "../http/requestGuard.js"
 import { topology } from "../messaging/contracts.js"
 import { listDeadLetters, requeueDeadLetters } from "../notifications/deadLetters.js"
@@ -39,15 +41,30 @@ import { replayWithChanges } from "./diff.js"
 import { plural } from "./format.js"
 import { type Html, html } from "./html.js"
 import type { Notice, Viewer } from "./layout.js"
-import { retryParked } from "./operations.js"
+import { retryParked } from "../quarantine/retry.js"
 import { deadLettersPage, pipelinePage, quarantinePage } from "./pages/admin.js"
 import { customerPage, homePage } from "./pages/home.js"
 import { livePage } from "./pages/live.js"
 import { orderPage, stateView, type TimelineRow } from "./pages/order.js"
-import { csrfRefused, failed, forbidden, orderNotFound, pageNotFound, type Problem, problemPage } from "./pages/problem.js"
-import { signInPage } from "./pages/signIn.js"
+import { csrfRefused, failed, forbidden, orderNotFound, pageNotFound, type Problem, problemPage, tooManyRequests } from "./pages/problem.js"
+import { signedInPage, signInPage } from "./pages/signIn.js"
 import { at, paths } from "./paths.js"
-import { fulfilmentView, notificationsOf } from "./readers.js"
+import { fulfilmentView } from "../processes/fulfilment/view.js"
+import { notificationsOf } from "./readers.js"
+import {
+  authorizationUrl,
+  flowCookie,
+  formTargetsOf,
+  flowLifetimeSeconds,
+  openFlow,
+  providerName,
+  randomToken,
+  redirectUriFor,
+  resolveOidcClient,
+  sealFlow
+} from "./oidc.js"
+import * as OidcProvider from "./oidcProvider.js"
+import { chargeOf } from "./rateLimit.js"
 import * as Session from "./session.js"
 
 /** Events per page of an order's timeline. */
@@ -64,8 +81,31 @@ const pageHeaders = {
   "referrer-policy": "same-origin"
 }
 
+/**
+ * The sign-in page's headers: its provider form's POST is answered with a redirect to the provider,
+ * and a browser holds a form's redirects to `form-action` too, so the provider's origins join 'self'.
+ */
+const signInPageHeaders = (formTargets: ReadonlyArray<string>) =>
+  formTargets.length === 0 ? pageHeaders : {
+    ...pageHeaders,
+    "content-security-policy": `default-src 'self'; base-uri 'none'; form-action 'self' ${formTargets.join(" ")}; frame-ancestors 'none'`
+  }
+
 const respond = (body: Html, status = 200) =>
   HttpServerResponse.text(`${body.value}\n`, { status, contentType: "text/html; charset=utf-8", headers: pageHeaders })
+
+/** The sign-in form's double-submit cookie: Lax, because it also keys the provider flow's cookie (csrf.ts). */
+const signInCsrfOptions = { httpOnly: true, secure: true, sameSite: "lax", path: consolePrefix, maxAge: "1 hour" } as const
+
+/** A sign-in token this console made (so a page may keep using the browser's own). */
+const SIGN_IN_TOKEN = /^[A-Za-z0-9_-]{32}$/
+
+/**
+ * The flow cookie of signing in with the provider: HttpOnly, Secure, and only sent to the sign-in
+ * paths. SameSite=Lax, not Strict: the provider's redirect back to the callback is a cross-site
+ * top-level navigation, on which a browser sends Lax cookies and withholds Strict ones.
+ */
+const flowCookieOptions = { httpOnly: true, secure: true, sameSite: "lax", path: paths.signIn } as const
 
 const seeOther = (location: string) => HttpServerResponse.redirect(location, { status: 303 })
 
@@ -108,8 +148,17 @@ const orLeft = <A, E, R>(effect: Effect.Effect<A, E, R>, timeout: Duration.Durat
 export const layer = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
     const verifier = yield* TokenVerifier
+    const limits = yield* RateLimits
     const config = yield* AppConfig
     const auth = yield* Effect.orDie(authSettings)
+    // Signing in with the provider, when configured. Settings that do not fit stop start-up: a
+    // ConfigError, which `actors` prints as the one line that names the variables.
+    const oidcClient = yield* Either.match(resolveOidcClient(config.console.oidc, auth), {
+      onLeft: (message) => Effect.die(ConfigError.InvalidData([], message)),
+      onRight: Effect.succeed
+    })
+    const provider = oidcClient === undefined ? undefined : yield* OidcProvider.make(oidcClient)
+    const providerLabel = oidcClient === undefined ? undefined : providerName(oidcClient.issuer)
     const orders = yield* OrderActors
     const sagas = yield* FulfilmentSagas
     const store = yield* EventStore
@@ -149,16 +198,49 @@ export const layer = HttpApiBuilder.Router.use((router) =>
       return reason === "none" ? response : Session.end(response)
     }
 
-    /** Runs a page for a signed-in viewer; everyone else is sent to sign in. */
-    const signedIn = <E>(
-      handler: (viewer: Viewer, request: HttpServerRequest.HttpServerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpRouter.HttpRouter.Provided>
+    const viewerOf = (session: Session.Session): Viewer => ({ principal: session.principal, csrfToken: csrfTokenOf(session.token) })
+
+    /**
+     * Runs a console request under its rate limit (rateLimit.ts): a valid session's principal's, else
+     * the caller's address's. Over it, a 429 page that says when to come back, with Retry-After.
+     * The handler gets the session the request's cookie opens, or why none.
+     */
+    const counted = <E>(
+      handler: (
+        session: Either.Either<Session.Session, Session.SignedOut>,
+        request: HttpServerRequest.HttpServerRequest
+      ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpRouter.HttpRouter.Provided>
     ) =>
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const session = yield* Effect.either(Session.fromCookies(verifier, request.cookies))
-        if (Either.isLeft(session)) return toSignIn(request, session.left.reason)
-        const viewer: Viewer = { principal: session.right.principal, csrfToken: csrfTokenOf(session.right.token) }
-        return yield* handler(viewer, request).pipe(
+        const charge = chargeOf(request.url.split("?")[0]!, Either.isRight(session) ? session.right.principal.subject : undefined)
+        const taken = yield* Effect.either(
+          charge.bucket === "principal"
+            ? limits.principal(charge.subject)
+            : charge.bucket === "address"
+            ? limits.address(callerAddress(request, config.http.trustProxy))
+            : Effect.void
+        )
+        if (Either.isLeft(taken)) {
+          const retryAfter = taken.left.retryAfterSeconds
+          const page = yield* problem(
+            tooManyRequests(retryAfter, charge.bucket === "principal" ? "session" : "address"),
+            Either.isRight(session) ? viewerOf(session.right) : undefined
+          )
+          return HttpServerResponse.setHeader(page, "retry-after", String(retryAfter))
+        }
+        return yield* handler(session, request)
+      })
+
+    /** Runs a page for a signed-in viewer; everyone else is sent to sign in. */
+    const signedIn = <E>(
+      handler: (viewer: Viewer, request: HttpServerRequest.HttpServerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpRouter.HttpRouter.Provided>
+    ) =>
+      counted((session, request) => {
+        if (Either.isLeft(session)) return Effect.succeed(toSignIn(request, session.left.reason))
+        const viewer = viewerOf(session.right)
+        return handler(viewer, request).pipe(
           Effect.catchAllCause((cause) =>
             Effect.logError("console: a page failed", Cause.pretty(cause)).pipe(
               Effect.zipRight(problem(failed("The page could not be made: a service it reads from failed. The error is in the server's log."), viewer))
@@ -193,47 +275,68 @@ export const layer = HttpApiBuilder.Router.use((router) =>
 
     // ---- signing in and out ----
 
-    const renderSignIn = (notice: Notice | undefined, status = 200) =>
-      Effect.sync(() => {
-        const csrfToken = newSignInCsrfToken()
+    /**
+     * The sign-in page, with why the visitor is here. Its forms carry the browser's sign-in token,
+     * kept when it has one of ours (so that a second tab, or a flow under way at the provider, keeps
+     * working), else a new one.
+     */
+    const renderSignIn = (notice: Notice | undefined, status = 200, next?: string) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const held = request.cookies[signInCsrfCookie]
+        const csrfToken = held !== undefined && SIGN_IN_TOKEN.test(held) ? held : newSignInCsrfToken()
+        // The provider's endpoints, kept or fetched (briefly: the page does not wait long for them).
+        const discovery = provider === undefined
+          ? Option.none()
+          : yield* Effect.option(Effect.timeout(provider.discovery, "2 seconds"))
+        const formTargets = oidcClient === undefined ? [] : formTargetsOf(oidcClient.issuer, Option.getOrUndefined(discovery))
+        const body = signInPage({
+          csrfToken,
+          notice,
+          devMode: auth._tag === "Dev",
+          suggestedCustomer: randomUUID(),
+          provider: providerLabel,
+          next: next === undefined ? undefined : safeNext(next)
+        })
         return HttpServerResponse.unsafeSetCookie(
-          HttpServerResponse.text(
-            `${signInPage({ csrfToken, notice, devMode: auth._tag === "Dev", suggestedCustomer: randomUUID() }).value}\n`,
-            { status, contentType: "text/html; charset=utf-8", headers: pageHeaders }
-          ),
+          HttpServerResponse.text(`${body.value}\n`, { status, contentType: "text/html; charset=utf-8", headers: signInPageHeaders(formTargets) }),
           signInCsrfCookie,
           csrfToken,
-          { httpOnly: true, secure: true, sameSite: "strict", path: consolePrefix, maxAge: "1 hour" }
+          signInCsrfOptions
         )
       })
 
-    yield* router.get(paths.signIn, Effect.gen(function*() {
-      const search = yield* HttpServerRequest.ParsedSearchParams
-      return yield* renderSignIn(signInReasons[firstParam(search, "reason") ?? ""])
-    }))
+    yield* router.get(paths.signIn, counted(() =>
+      Effect.gen(function*() {
+        const search = yield* HttpServerRequest.ParsedSearchParams
+        return yield* renderSignIn(signInReasons[firstParam(search, "reason") ?? ""], 200, firstParam(search, "next"))
+      })
+    ))
 
     /** Opens the session a token gives, or shows the sign-in page again with why not. */
     const signInWith = (token: string, next: string | undefined) =>
       Effect.gen(function*() {
         const session = yield* Effect.either(Session.open(verifier, token))
-        if (Either.isLeft(session)) return yield* renderSignIn({ tone: "error", text: session.left.message }, 401)
+        if (Either.isLeft(session)) return yield* renderSignIn({ tone: "error", text: session.left.message }, 401, next)
         return Session.keep(seeOther(safeNext(next)), session.right, yield* nowSeconds)
       })
 
     /** A sign-in form's POST: from this console, with the token its page was given. */
-    const signInForm = (use: (form: UrlParams.UrlParams) => Effect.Effect<HttpServerResponse.HttpServerResponse>) =>
-      Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const form = yield* Effect.orElseSucceed(request.urlParamsBody, () => UrlParams.empty)
-        const verdict = checkCsrf(request.headers, request.cookies[signInCsrfCookie], Option.getOrUndefined(UrlParams.getFirst(form, csrfField)))
-        if (!verdict.ok) return yield* problem(csrfRefused(verdict.reason), undefined)
-        return yield* use(form)
-      })
+    const signInForm = (use: (form: UrlParams.UrlParams) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest>) =>
+      counted((_session, request) =>
+        Effect.gen(function*() {
+          const form = yield* Effect.orElseSucceed(request.urlParamsBody, () => UrlParams.empty)
+          const verdict = checkCsrf(request.headers, request.cookies[signInCsrfCookie], Option.getOrUndefined(UrlParams.getFirst(form, csrfField)))
+          if (!verdict.ok) return yield* problem(csrfRefused(verdict.reason), undefined)
+          return yield* use(form)
+        })
+      )
 
     yield* router.post(paths.signIn, signInForm((form) => {
       const token = Option.getOrElse(UrlParams.getFirst(form, "token"), () => "").trim().replace(/^Bearer\s+/i, "")
-      if (token === "") return renderSignIn({ tone: "error", text: "Paste a bearer token to sign in." }, 400)
-      return signInWith(token, Option.getOrUndefined(UrlParams.getFirst(form, "next")))
+      const next = Option.getOrUndefined(UrlParams.getFirst(form, "next"))
+      if (token === "") return renderSignIn({ tone: "error", text: "Paste a bearer token to sign in." }, 400, next)
+      return signInWith(token, next)
     }))
 
     // Development only: a token signed with the development key, as `token` in the CLI makes one.
@@ -259,17 +362,99 @@ export const layer = HttpApiBuilder.Router.use((router) =>
       })
     ))
 
-    yield* router.post(paths.signOut, Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const session = yield* Effect.either(Session.fromCookies(verifier, request.cookies))
-      // A session already gone (expired, refused) has nothing left to protect: the cookie is dropped.
-      if (Either.isRight(session)) {
-        const form = yield* Effect.orElseSucceed(request.urlParamsBody, () => UrlParams.empty)
-        const verdict = checkCsrf(request.headers, csrfTokenOf(session.right.token), Option.getOrUndefined(UrlParams.getFirst(form, csrfField)))
-        if (!verdict.ok) return yield* problem(csrfRefused(verdict.reason), undefined)
-      }
-      return Session.end(seeOther(`${paths.signIn}?reason=signed-out`))
-    }))
+    // With the identity provider (oidc.ts): the start sends the browser there; the callback takes it back.
+    yield* router.post(paths.providerStart, signInForm((form) =>
+      Effect.gen(function*() {
+        if (provider === undefined) return yield* problem(pageNotFound(paths.providerStart), undefined)
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const next = safeNext(Option.getOrUndefined(UrlParams.getFirst(form, "next")))
+        const discovery = yield* Effect.either(provider.discovery)
+        if (Either.isLeft(discovery)) {
+          yield* Effect.logWarning("console: the identity provider cannot be reached").pipe(Effect.annotateLogs("cause", discovery.left.reason))
+          return yield* renderSignIn({
+            tone: "error",
+            text: `${providerLabel} cannot be reached right now (${discovery.left.reason}). Try again in a moment, or paste a token.`
+          }, 502, next)
+        }
+        const flow = { state: randomToken(), verifier: randomToken(), next, expiresAt: (yield* nowSeconds) + flowLifetimeSeconds }
+        // The sign-in token keys the flow cookie's MAC: checked by signInForm, and kept alive for the callback.
+        const key = request.cookies[signInCsrfCookie]!
+        const location = authorizationUrl(discovery.right.authorizationEndpoint, {
+          clientId: provider.client.clientId,
+          redirectUri: redirectUriFor(provider.client.redirectUrl, request.headers, config.http.trustProxy),
+          scope: provider.client.scope,
+          state: flow.state,
+          verifier: flow.verifier
+        })
+        return seeOther(location).pipe(
+          HttpServerResponse.unsafeSetCookie(flowCookie, sealFlow(flow, key), { ...flowCookieOptions, maxAge: `${flowLifetimeSeconds} seconds` }),
+          HttpServerResponse.unsafeSetCookie(signInCsrfCookie, key, signInCsrfOptions)
+        )
+      })
+    ))
+
+    yield* router.get(paths.providerCallback, counted((_session, request) =>
+      Effect.gen(function*() {
+        if (provider === undefined) return yield* problem(pageNotFound(paths.providerCallback), undefined)
+        const search = yield* HttpServerRequest.ParsedSearchParams
+        const flow = openFlow(request.cookies[flowCookie], request.cookies[signInCsrfCookie], firstParam(search, "state"), yield* nowSeconds)
+        // Checked again: the cookie's MAC is keyed by a browser's own token, so it proves the browser, not the text.
+        const next = Either.isRight(flow) ? safeNext(flow.right.next) : undefined
+        /** The sign-in page again, saying what failed; the flow is over either way. */
+        const failedWith = (status: number, what: string) =>
+          Effect.map(
+            renderSignIn({ tone: "error", text: `Signing in with ${providerLabel} failed: ${what}. Try again, or paste a token.` }, status, next),
+            HttpServerResponse.expireCookie(flowCookie, flowCookieOptions)
+          )
+
+        // The provider's own refusal (the person declined, or it would not sign them in). Its words,
+        // shortened, only for the flow this browser started: anyone can write a link with an error_description.
+        const error = firstParam(search, "error")
+        if (error !== undefined) {
+          const code = /^[A-Za-z0-9_.-]{1,64}$/.test(error) ? error : "an error"
+          const description = Either.isRight(flow)
+            ? firstParam(search, "error_description")?.replace(/[^\x20-\x7e]/g, "").slice(0, 200)
+            : undefined
+          return yield* failedWith(error === "access_denied" ? 403 : 400, `the provider answered ${code}${description ? ` (“${description}”)` : ""}`)
+        }
+        if (Either.isLeft(flow)) return yield* failedWith(400, flow.left.reason)
+        const code = firstParam(search, "code")
+        if (code === undefined || code === "") return yield* failedWith(400, "the provider sent no authorization code")
+
+        const token = yield* Effect.either(provider.exchange({
+          code,
+          verifier: flow.right.verifier,
+          redirectUri: redirectUriFor(provider.client.redirectUrl, request.headers, config.http.trustProxy)
+        }))
+        if (Either.isLeft(token)) {
+          yield* Effect.logWarning("console: signing in with the identity provider failed").pipe(Effect.annotateLogs("cause", token.left.reason))
+          return yield* failedWith(token.left._tag === "CodeRefused" ? 401 : 502, token.left.reason)
+        }
+        // The very checks a pasted token gets: the API's verifier (issuer, audience, keys, expiry).
+        const session = yield* Effect.either(Session.open(verifier, token.right))
+        if (Either.isLeft(session)) {
+          return yield* failedWith(session.left.reason === "unavailable" ? 502 : 401, `the token it gave is not accepted: ${session.left.message}`)
+        }
+        yield* Effect.logInfo("console: signed in with the identity provider").pipe(Effect.annotateLogs("subject", session.right.principal.subject))
+        return Session.keep(
+          HttpServerResponse.expireCookie(yield* respond(signedInPage({ subject: session.right.principal.subject, next: safeNext(next) })), flowCookie, flowCookieOptions),
+          session.right,
+          yield* nowSeconds
+        )
+      })
+    ))
+
+    yield* router.post(paths.signOut, counted((session, request) =>
+      Effect.gen(function*() {
+        // A session already gone (expired, refused) has nothing left to protect: the cookie is dropped.
+        if (Either.isRight(session)) {
+          const form = yield* Effect.orElseSucceed(request.urlParamsBody, () => UrlParams.empty)
+          const verdict = checkCsrf(request.headers, csrfTokenOf(session.right.token), Option.getOrUndefined(UrlParams.getFirst(form, csrfField)))
+          if (!verdict.ok) return yield* problem(csrfRefused(verdict.reason), undefined)
+        }
+        return Session.end(seeOther(`${paths.signIn}?reason=signed-out`))
+      })
+    ))
 
     // ---- orders ----
 
@@ -448,21 +633,12 @@ export const layer = HttpApiBuilder.Router.use((router) =>
         if (Option.isSome(denied)) return yield* denied.value
         const filter = liveFilter(yield* HttpServerRequest.ParsedSearchParams)
         const resumeFrom = Number(request.headers["last-event-id"] ?? "NaN")
-        const after = Number.isSafeInteger(resumeFrom) && resumeFrom >= 0 ? resumeFrom : yield* store.headPosition
-        const frames = liveEvents(store, after, { types: nameList(filter.type), streamTypes: nameList(filter.streamType) }).pipe(
-          Stream.map((item) =>
-            // Unnamed frames, so the page's onmessage sees every one.
-            item._tag === "Event"
-              ? `id: ${item.event.globalPosition}\ndata: ${JSON.stringify(feedEntry(item.event))}\n\n`
-              : heartbeatFrame(item.position)
-          ),
-          Stream.catchAllCause((cause) => Stream.fromEffect(Effect.logWarning("console: the live feed stopped", Cause.pretty(cause))).pipe(Stream.drain))
-        )
-        // A first frame at once: the answer (and the page's "following") starts before the first event.
-        return HttpServerResponse.stream(Stream.encodeText(Stream.concat(Stream.make(retryFrame(2000)), frames)), {
-          contentType: "text/event-stream",
-          headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-        })
+        // A Last-Event-ID this feed did not send (no event's position) starts at the head, not in a loop of failures.
+        const resumable = Number.isSafeInteger(resumeFrom) && resumeFrom >= 0 &&
+          (yield* Effect.isSuccess(store.readAll({ afterPosition: resumeFrom, limit: 0 })))
+        const after = resumable ? resumeFrom : yield* store.headPosition
+        // Unnamed frames, so that the page's onmessage hears every one.
+        return eventFeedResponse(store, after, { types: nameList(filter.type), streamTypes: nameList(filter.streamType) }, false)
       })
     ))
 
@@ -537,12 +713,11 @@ export const layer = HttpApiBuilder.Router.use((router) =>
     ))
 
     // Anything else under /console: a page that says so, rather than the API's JSON 404.
-    yield* router.get(at("/*"), Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      return yield* problem(pageNotFound(request.url.split("?")[0]!), undefined)
-    }))
+    yield* router.get(at("/*"), counted((session, request) =>
+      problem(pageNotFound(request.url.split("?")[0]!), Either.isRight(session) ? viewerOf(session.right) : undefined)
+    ))
   })
-).pipe(Layer.provide([OutboxStore.layer, QuarantineStore.layer, DeliveryStore.layer, ProcessStore.layer]))
+).pipe(Layer.provide([OutboxStore.layer, QuarantineStore.layer, DeliveryStore.layer, ProcessStore.layer, FetchHttpClient.layer]))
 
 const encodeCursor = (placedAt: string, orderId: string) => Buffer.from(JSON.stringify([placedAt, orderId])).toString("base64url")
 

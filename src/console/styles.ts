@@ -124,4 +124,10 @@ ul.diff ins { background: var(--ok-bg); color: var(--ok); text-decoration: none;
 
 nav.on-this-page ul, nav.pager ul { display: flex; flex-wrap: wrap; gap: 0.3rem 1rem; list-style: none; margin: 0 0 0.5rem; padding: 0; font-size: 0.92rem; }
 nav.pager a[aria-current="page"] { font-weight: 700; color: var(--text); text-decoration: none; }
+
+ol.live-events { list-style: none; margin: 0.6rem 0; padding: 0; border-top: 1px solid var(--line); }
+ol.live-events li { display: flex; flex-wrap: wrap; gap: 0.2rem 0.8rem; align-items: baseline; padding: 0.35rem 0.5rem;
+  border-bottom: 1px solid var(--line); font-size: 0.92rem; }
+ol.live-events li:nth-child(odd) { background: var(--panel); }
+ol.live-events time, ol.live-events a, ol.live-events code { font-family: var(--mono); }
 `

@@ -4,7 +4,7 @@
  * perform the endpoint's action at all (403 if not, before anything is looked up). Which orders it
  * reaches (its own, or any) travels with the caller to the handler, which alone knows the order's
  * customer. For every request without a token, and for the public endpoints, the caller's address
- * has a rate limit of its own.
+ * has a rate limit of its own (the web console's requests excepted: it counts them itself).
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -21,6 +21,7 @@ import { AppConfig } from "../config.js"
 import { notePrincipal } from "./accessLog.js"
 import { Api } from "./Api.js"
 import { Forbidden, TooManyRequests, Unauthorized, Unavailable } from "./errors.js"
+import { consolePrefix } from "./requestGuard.js"
 import { Authentication, RequiredAction, whoMayText } from "./security.js"
 
 const realm = "event-sourced-actors"
@@ -170,8 +171,18 @@ const publicPaths = () => {
 }
 
 /**
- * The rate limit of requests that do not authenticate: every request without an Authorization
- * header, and every request to a public path (which never looks at one), by the caller's address.
+ * Whether a request counts against its address's anonymous limit: without an Authorization header,
+ * or to a public path (which never looks at one). Never the web console's: its pages carry a session
+ * cookie, not a header, and it counts them itself, a session against its principal
+ * (src/console/rateLimit.ts). `path` is without its query.
+ */
+export const countsAsAnonymous = (path: string, hasAuthorization: boolean, publicPaths: ReadonlySet<string>): boolean => {
+  const inConsole = path === consolePrefix || path.startsWith(`${consolePrefix}/`)
+  return !inConsole && (!hasAuthorization || publicPaths.has(path) || path.startsWith("/docs"))
+}
+
+/**
+ * The rate limit of requests that do not authenticate (`countsAsAnonymous`), by the caller's address.
  */
 export const anonymousRateLimit = HttpApiBuilder.middleware(
   Api,
@@ -183,7 +194,7 @@ export const anonymousRateLimit = HttpApiBuilder.middleware(
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const path = request.url.split("?")[0]!
-        if (request.headers.authorization === undefined || open.has(path) || path.startsWith("/docs")) {
+        if (countsAsAnonymous(path, request.headers.authorization !== undefined, open)) {
           yield* limits.address(callerAddress(request, http.trustProxy)).pipe(
             Effect.catchTag("RateLimited", (limited) => tooMany(limited.retryAfterSeconds, "this address"))
           )

@@ -15,11 +15,9 @@ import { randomUUID } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
-import type { Browser } from "playwright-core"
-import { afterAll, beforeAll } from "vitest"
 import { topology } from "../../src/messaging/contracts.js"
 import { authSettings, token } from "../support/auth.js"
-import { launchChromium, newUser, screenshot, signIn } from "../support/console.js"
+import { screenshot, sharedBrowser, signIn } from "../support/console.js"
 import { confirmedOrder, fulfilmentLayer, orderOf, stocked, untilFulfilment } from "../support/fulfilment.js"
 import { BaseUrl, placeOrderBody, post, serverLayer } from "../support/http.js"
 
@@ -28,31 +26,11 @@ process.env["CONSOLE_TRACE_URL"] = "http://127.0.0.1:16686/trace/{traceId}"
 const messagingPrefix = `console-${randomUUID().slice(0, 8)}.`
 process.env["MESSAGING_PREFIX"] = messagingPrefix
 
-let browser: Browser
-beforeAll(async () => {
-  browser = await launchChromium()
-})
-afterAll(async () => {
-  await browser?.close()
-})
+const { asUser } = sharedBrowser()
 
 const staffToken = await token(`staff-${randomUUID()}`, { roles: ["staff"], expiresIn: 3600 })
 const adminToken = await token(`admin-${randomUUID()}`, { roles: ["admin"], expiresIn: 3600 })
 const customerToken = (customerId: string) => token(customerId, { roles: ["customer"], expiresIn: 3600 })
-
-/** Runs a browser session as a fresh user against the server under test. */
-const asUser = <A>(use: (page: import("playwright-core").Page) => Promise<A>) =>
-  Effect.gen(function*() {
-    const base = yield* BaseUrl
-    return yield* Effect.promise(async () => {
-      const context = await newUser(browser, base)
-      try {
-        return await use(await context.newPage())
-      } finally {
-        await context.close()
-      }
-    })
-  })
 
 layer(fulfilmentLayer({ paymentTimeout: "2 seconds" }), { excludeTestServices: true, timeout: Duration.minutes(2) })("the web console", (it) => {
   it.effect("signs in with a pasted token, shows who is signed in, and signs out", () =>
@@ -62,6 +40,8 @@ layer(fulfilmentLayer({ paymentTimeout: "2 seconds" }), { excludeTestServices: t
       expect(signInPage?.headers()["content-security-policy"]).toContain("default-src 'self'")
       // The keys of an identity provider: no development tokens offered.
       expect(await page.getByRole("heading", { name: "Development: mint a token" }).count()).toBe(0)
+      // No CONSOLE_OIDC_CLIENT_ID: signing in with the provider is not offered.
+      expect(await page.getByRole("button", { name: /^Sign in with/ }).count()).toBe(0)
       await screenshot(page, "sign-in")
       const response = await page.request.get("/console/assets/console.css")
       expect(response.headers()["content-type"]).toContain("text/css")
@@ -349,5 +329,53 @@ layer(serverLayer({ auth: devAuth }), { excludeTestServices: true })("the web co
       expect(await page.getByRole("banner").textContent()).toContain(customerId)
       await page.getByRole("heading", { name: "Your orders" }).waitFor()
       await screenshot(page, "home-customer")
+    }))
+})
+
+/** Small limits: a principal's burst of 5, an address's of 20; neither refills within the test. */
+const consoleLimits = { principal: { perSecond: 0.05, burst: 5 }, anonymous: { perSecond: 0.05, burst: 20 } }
+
+layer(serverLayer({ rateLimits: consoleLimits }), { excludeTestServices: true })("the web console's rate limits", (it) => {
+  it.effect("a signed-in session is limited per principal (a 429 page that says when to retry); static files never are", () =>
+    Effect.gen(function*() {
+      const [alice, bob] = yield* Effect.promise(() =>
+        Promise.all([token(`staff-${randomUUID()}`, { roles: ["staff"], expiresIn: 3600 }), token(`staff-${randomUUID()}`, { roles: ["staff"], expiresIn: 3600 })])
+      )
+      const assets = ["/console/assets/console.css", "/console/assets/htmx.min.js", "/console/assets/console.js"]
+      // Without a session: more static files than the address's whole burst, all served.
+      yield* asUser(async (page) => {
+        for (let i = 0; i < 30; i++) expect((await page.request.get(assets[i % 3]!)).status()).toBe(200)
+      })
+      yield* asUser(async (page) => {
+        // Signing in takes two of the address's tokens; the home page it lands on, the first of alice's five.
+        await signIn(page, alice)
+        const statuses: Array<number> = []
+        for (let i = 0; i < 5; i++) statuses.push((await page.request.get("/console")).status())
+        expect(statuses).toEqual([200, 200, 200, 200, 429])
+        const refused = await page.goto("/console")
+        expect(refused?.status()).toBe(429)
+        expect(refused?.headers()["content-type"]).toContain("text/html")
+        const retryAfter = Number(refused?.headers()["retry-after"])
+        expect(retryAfter).toBeGreaterThan(1)
+        await page.getByRole("heading", { name: "Too many requests" }).waitFor()
+        await page.getByText(`Wait ${retryAfter} seconds, then reload the page.`).waitFor()
+        await screenshot(page, "rate-limited")
+        // The static files still come, with the session.
+        for (let i = 0; i < 30; i++) expect((await page.request.get(assets[i % 3]!)).status()).toBe(200)
+      })
+      // Another principal from the same address has a bucket of its own; alice's pages took nothing from the address's.
+      yield* asUser(async (page) => {
+        await signIn(page, bob)
+        expect(await page.getByRole("banner").textContent()).toMatch(/Signed in as\s+staff-/)
+      })
+      // Without a session, the console counts against the address: the sign-in page, as often as its burst allows.
+      yield* asUser(async (page) => {
+        const statuses: Array<number> = []
+        for (let i = 0; i < 20; i++) statuses.push((await page.request.get("/console/sign-in")).status())
+        expect(statuses.at(-1)).toBe(429)
+        const refused = await page.request.get("/console/sign-in")
+        expect(refused.status()).toBe(429)
+        expect(await refused.text()).toContain("This address has made more requests")
+      })
     }))
 })

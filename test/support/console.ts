@@ -3,9 +3,12 @@
  * CHROMIUM_PATH) through playwright-core, a context per user, signing in as the pages do, and full
  * page screenshots kept under test-artifacts/console/ to be looked at.
  */
+import { Effect } from "effect"
 import { mkdirSync } from "node:fs"
 import path from "node:path"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
+import { afterAll, beforeAll } from "vitest"
+import { BaseUrl } from "./http.js"
 
 export const chromiumPath = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
 
@@ -27,6 +30,33 @@ export const screenshot = async (page: Page, name: string) => {
 /** A fresh browser context (its own cookies): one signed-in user. */
 export const newUser = (browser: Browser, baseUrl: string): Promise<BrowserContext> =>
   browser.newContext({ baseURL: baseUrl, viewport: { width: 1440, height: 900 } })
+
+/**
+ * One Chromium for a test file, launched before its tests and closed after them; `asUser` runs a
+ * browser session as a fresh user (cookies of its own) against the server under test.
+ */
+export const sharedBrowser = () => {
+  let browser: Browser | undefined
+  beforeAll(async () => {
+    browser = await launchChromium()
+  })
+  afterAll(async () => {
+    await browser?.close()
+  })
+  const asUser = <A>(use: (page: Page) => Promise<A>) =>
+    Effect.gen(function*() {
+      const base = yield* BaseUrl
+      return yield* Effect.promise(async () => {
+        const context = await newUser(browser!, base)
+        try {
+          return await use(await context.newPage())
+        } finally {
+          await context.close()
+        }
+      })
+    })
+  return { asUser }
+}
 
 /** Signs in on the sign-in page by pasting the token, and waits for the console's home. */
 export const signIn = async (page: Page, token: string) => {

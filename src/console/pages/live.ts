@@ -23,13 +23,20 @@ export const livePage = (viewer: Viewer, filter: LiveFilter) =>
     viewer,
     section: "live",
     body: html`<h1>Live events</h1>
-<form method="get" action="${paths.live}" class="filters">
-  <label for="type">Event types <span class="hint">(comma-separated, e.g. OrderPlaced,OrderPaid)</span></label>
-  <input id="type" name="type" value="${filter.type}" autocomplete="off">
-  <label for="streamType">Stream types <span class="hint">(e.g. order, inventory, payment)</span></label>
-  <input id="streamType" name="streamType" value="${filter.streamType}" autocomplete="off">
-  <button type="submit">Follow</button>
-</form>
+<section class="panel" aria-labelledby="live-filter">
+  <h2 id="live-filter">What to follow</h2>
+  <form method="get" action="${paths.live}" class="inline-form">
+    <div class="field">
+      <label for="type">Event types <span class="hint">(comma-separated, e.g. OrderPlaced,OrderPaid)</span></label>
+      <input id="type" name="type" class="mono" value="${filter.type}" autocomplete="off" spellcheck="false">
+    </div>
+    <div class="field">
+      <label for="streamType">Stream types <span class="hint">(e.g. order, inventory, payment)</span></label>
+      <input id="streamType" name="streamType" class="mono" value="${filter.streamType}" autocomplete="off" spellcheck="false">
+    </div>
+    <button type="submit">Follow</button>
+  </form>
+</section>
 <p id="live-state" class="hint">Events appear here as they commit, newest first (the last 200 are kept).
   <noscript>This view needs JavaScript; the same feed is GET /events/stream.</noscript></p>
 <ol id="live-events" class="live-events" aria-live="polite" aria-label="Events as they commit" data-feed="${liveStreamUrl(filter)}"

@@ -10,7 +10,8 @@ import { id, inlineJson, json, money, plural, timeTag, traceIdOf, traceUrl } fro
 import { type Html, html } from "../html.js"
 import { page, type Viewer } from "../layout.js"
 import { paths } from "../paths.js"
-import type { FulfilmentView, NotificationRow } from "../readers.js"
+import type { FulfilmentView } from "../../processes/fulfilment/view.js"
+import type { NotificationRow } from "../readers.js"
 
 /** A part of the page read on its own: what it holds, or why it could not be read. */
 export type Part<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: string }

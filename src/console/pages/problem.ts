@@ -56,3 +56,13 @@ export const pageNotFound = (path: string): Problem => ({
   message: html`The console has no page at <code>${path}</code>.`,
   next: html`Go to <a href="${paths.home}">Orders</a>.`
 })
+
+/** Over the rate limit: when to try again (the answer's Retry-After says it to machines). */
+export const tooManyRequests = (retryAfterSeconds: number, who: "session" | "address"): Problem => ({
+  status: 429,
+  title: "Too many requests",
+  message: who === "session"
+    ? `Your session has made more requests than the console allows in a short time.`
+    : `This address has made more requests than the console allows without a session in a short time.`,
+  next: `Wait ${retryAfterSeconds === 1 ? "a second" : `${retryAfterSeconds} seconds`}, then reload the page. Nothing was done.`
+})

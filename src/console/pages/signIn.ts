@@ -1,4 +1,8 @@
-/** The sign-in page: paste a bearer token; in development mode, also mint one for a role. */
+/**
+ * The sign-in page: with the identity provider (when the console is its client), by pasting a bearer
+ * token, and in development mode by minting one for a role. Also the page the provider's redirect
+ * back ends on once signed in.
+ */
 import { csrfInput, type Notice, page } from "../layout.js"
 import { html } from "../html.js"
 import { paths } from "../paths.js"
@@ -11,7 +15,29 @@ export interface SignInPage {
   readonly devMode: boolean
   /** A customer id to suggest for a minted customer token. */
   readonly suggestedCustomer: string
+  /** The provider's name (its issuer's host) when the console signs in with it; else not offered. */
+  readonly provider?: string | undefined
+  /** The console page to go to once signed in. */
+  readonly next?: string | undefined
 }
+
+const nextInput = (next: string | undefined) => next === undefined ? "" : html`<input type="hidden" name="next" value="${next}">`
+
+/**
+ * Sign-in with the provider starts with a form POST carrying the sign-in token (double submit),
+ * not with a link: another site cannot start a flow in this browser (and overwrite one under way),
+ * and that token keys the MAC of the flow's cookie, which the start must therefore see.
+ */
+const withProvider = (data: SignInPage, provider: string) =>
+  html`<section class="panel" aria-labelledby="provider-heading">
+  <h2 id="provider-heading">Your identity provider</h2>
+  <form method="post" action="${paths.providerStart}" class="stack">
+    ${csrfInput(data.csrfToken)}
+    ${nextInput(data.next)}
+    <button type="submit">Sign in with ${provider}</button>
+  </form>
+  <p class="hint">You sign in at ${provider} and come back here, signed in with the token it gives the console.</p>
+</section>`
 
 const devMint = (data: SignInPage) =>
   html`<section class="panel" aria-labelledby="mint-heading">
@@ -42,10 +68,12 @@ export const signInPage = (data: SignInPage) =>
     notice: data.notice,
     body: html`<h1>Sign in</h1>
 <div class="columns narrow">
+${data.provider !== undefined && withProvider(data, data.provider)}
 <section class="panel" aria-labelledby="token-heading">
   <h2 id="token-heading">Paste a token</h2>
   <form method="post" action="${paths.signIn}" class="stack">
     ${csrfInput(data.csrfToken)}
+    ${nextInput(data.next)}
     <div class="field">
       <label for="token">Bearer token</label>
       <textarea id="token" name="token" rows="5" class="mono" required autocomplete="off" spellcheck="false"
@@ -57,4 +85,22 @@ export const signInPage = (data: SignInPage) =>
 </section>
 ${data.devMode && devMint(data)}
 </div>`
+  })
+
+/**
+ * Signed in with the provider: the page the callback answers, which moves on to `next` at once (a
+ * meta refresh; the Content-Security-Policy allows no inline script) and links there too. Not a
+ * redirect: the session cookie is SameSite=Strict, and a browser does not send it on a redirect chain
+ * that began at the provider's site; a navigation this page starts is same-site, so it does.
+ */
+export const signedInPage = (data: { readonly subject: string; readonly next: string }) =>
+  page({
+    title: "Signed in",
+    section: "sign-in",
+    refreshTo: data.next,
+    notice: { tone: "success", text: html`Signed in as <code class="id">${data.subject}</code>.` },
+    body: html`<h1>Signed in</h1>
+<section class="panel">
+  <p><a href="${data.next}">Continue to the console</a>.</p>
+</section>`
   })

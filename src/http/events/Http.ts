@@ -1,12 +1,11 @@
 /** Handler of the live event feed. */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Stream } from "effect"
+import { Effect } from "effect"
 import { EventStore } from "../../eventstore/EventStore.js"
 import { StoreUnavailable } from "../../runtime/errors.js"
 import { Api } from "../Api.js"
 import { BadRequest, toHttpError } from "../errors.js"
-import { eventFeed, retryFrame } from "./feed.js"
+import { eventFeedResponse } from "./feed.js"
 
 const names = (list: string | undefined) => list?.split(",") ?? []
 
@@ -32,14 +31,6 @@ export const EventsHttpLive = HttpApiBuilder.group(Api, "events", (handlers) =>
             SqlError: (error) => Effect.fail(storeFailed(error))
           })
         )
-        const frames = eventFeed(store, after, { types: names(urlParams.type), streamTypes: names(urlParams.streamType) }).pipe(
-          Stream.tapErrorCause((cause) => Effect.logWarning("the event feed stopped: the store failed; the client reconnects", cause)),
-          Stream.catchAllCause(() => Stream.empty)
-        )
-        return HttpServerResponse.stream(Stream.encodeText(Stream.concat(Stream.make(retryFrame(2000)), frames)), {
-          contentType: "text/event-stream",
-          // No buffering on the way (nginx and the like), no caching.
-          headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-        })
+        return eventFeedResponse(store, after, { types: names(urlParams.type), streamTypes: names(urlParams.streamType) }, true)
       }))
   }))

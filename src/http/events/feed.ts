@@ -6,26 +6,18 @@
  * scan again what it skipped. The next batch is read only when the last one has been written to the
  * client, so a slow client slows its own feed and holds no more than one batch.
  */
-import { Stream } from "effect"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Effect, Stream } from "effect"
 import type { EventStoreShape, RecordedEvent } from "../../eventstore/EventStore.js"
 import { defaultFeedOptions, type FeedFilter, type FeedOptions, liveEvents } from "../../eventstore/liveEvents.js"
+import { toEnvelope } from "../../messaging/contracts.js"
 
-/** What a frame's data holds: the event as the timeline shows it, with where it belongs. */
-export const feedEntry = (event: RecordedEvent) => ({
-  globalPosition: event.globalPosition,
-  streamId: event.streamId,
-  streamType: event.streamType,
-  version: event.version,
-  type: event.type,
-  schemaVersion: event.schemaVersion,
-  data: event.data,
-  metadata: event.metadata,
-  recordedAt: event.recordedAt.toISOString()
-})
-
-/** One event as an SSE frame (JSON has no raw newlines, so `data` is one line). */
-export const eventFrame = (event: RecordedEvent) =>
-  `id: ${event.globalPosition}\nevent: ${event.type}\ndata: ${JSON.stringify(feedEntry(event))}\n\n`
+/**
+ * One event as an SSE frame: its data the envelope every consumer of the log reads (Kafka's too);
+ * JSON has no raw newlines, so `data` is one line.
+ */
+export const eventFrame = (event: RecordedEvent, named: boolean) =>
+  `id: ${event.globalPosition}\n${named ? `event: ${event.type}\n` : ""}data: ${JSON.stringify(toEnvelope(event))}\n\n`
 
 /** A comment that keeps proxies from closing the connection, and the position scanned so far. */
 export const heartbeatFrame = (position: number) => `: heartbeat\nid: ${position}\n\n`
@@ -34,7 +26,28 @@ export const heartbeatFrame = (position: number) => `: heartbeat\nid: ${position
 export const retryFrame = (millis: number) => `retry: ${millis}\n\n`
 
 /** The endless feed after `after` as SSE frames: events, and heartbeats while quiet. */
-export const eventFeed = (store: EventStoreShape, after: number, filter: FeedFilter, options: FeedOptions = defaultFeedOptions) =>
-  liveEvents(store, after, filter, { ...options, follow: true }).pipe(
-    Stream.map((item) => item._tag === "Event" ? eventFrame(item.event) : heartbeatFrame(item.position))
+/**
+ * The endless feed after `after` as an SSE answer: a first frame at once (so the client knows it is
+ * following before the first event), then events and heartbeats. `named`: each frame says its event
+ * type (`event:`), for clients that listen by type; a browser page's `onmessage` hears only unnamed
+ * ones. A failed read ends the answer (logged); the client reconnects with Last-Event-ID.
+ */
+export const eventFeedResponse = (
+  store: EventStoreShape,
+  after: number,
+  filter: FeedFilter,
+  named: boolean,
+  options: FeedOptions = defaultFeedOptions
+) => {
+  const frames = liveEvents(store, after, filter, { ...options, follow: true }).pipe(
+    Stream.map((item) => item._tag === "Event" ? eventFrame(item.event, named) : heartbeatFrame(item.position)),
+    Stream.catchAllCause((cause) =>
+      Stream.drain(Stream.fromEffect(Effect.logWarning("the event feed stopped: a read failed; the client reconnects", cause)))
+    )
   )
+  return HttpServerResponse.stream(Stream.encodeText(Stream.concat(Stream.make(retryFrame(2000)), frames)), {
+    contentType: "text/event-stream",
+    // No buffering on the way (nginx and the like), no caching.
+    headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+  })
+}
