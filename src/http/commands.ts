@@ -50,6 +50,10 @@ export interface CommandHeaders {
 export const setHeader = (name: string, value: string) =>
   HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, name, value)))
 
+/** Several headers of the answer at once: one pre-response handler, not one each. */
+export const setHeaders = (headers: Readonly<Record<string, string>>) =>
+  HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeaders(response, headers)))
+
 export const etag = (version: number) => `"${version}"`
 
 export const nowIso = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
@@ -77,9 +81,8 @@ const matchesAny = (ifNoneMatch: string, current: string) =>
 export const answerWithEtag = (version: number, ifNoneMatch: string | undefined) =>
   Effect.gen(function*() {
     const current = etag(version)
-    yield* setHeader("etag", current)
     // Stored by the caller, revalidated before each use: never served from a shared cache.
-    yield* setHeader("cache-control", "private, no-cache")
+    yield* setHeaders({ etag: current, "cache-control": "private, no-cache" })
     if (ifNoneMatch !== undefined && matchesAny(ifNoneMatch, current)) return yield* Effect.fail(new NotModified())
   })
 
@@ -149,8 +152,7 @@ export const sendCommand = <State, Command extends { readonly _tag: string }, Ev
           : Effect.void
       )
     )
-    yield* setHeader("etag", etag(result.version))
-    yield* setHeader("x-correlation-id", options.metadata.correlationId)
+    yield* setHeaders({ etag: etag(result.version), "x-correlation-id": options.metadata.correlationId })
     return result
   })
 
