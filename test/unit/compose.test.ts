@@ -335,12 +335,18 @@ describe("docker-compose.yml", () => {
     }
     const targets = prometheus.scrape_configs.flatMap((job) => job.static_configs ?? []).flatMap((config) => config.targets)
     expect(targets.length).toBeGreaterThan(0)
+    // Each role's ops port has its own setting (src/config.ts); the worker's is WORKER_PORT.
+    const portSetting: Record<string, string> = { serve: "OPS_PORT", worker: "WORKER_PORT" }
     for (const target of targets) {
       const [host = "", port] = target.split(":")
-      const env = environment(service(host))
-      expect(env.get("OPS_PORT"), `${target}: OPS_PORT`).toBe(port)
+      const svc = service(host)
+      const setting = portSetting[words(svc.command)[0] ?? ""]
+      expect(setting, `${target}: a role with an ops port`).toBeDefined()
+      const env = environment(svc)
+      expect(env.get(setting!), `${target}: ${setting}`).toBe(port)
       expect(env.get("OPS_HOST"), `${target}: OPS_HOST`).toBe("0.0.0.0")
     }
+    expect(targets).toEqual(expect.arrayContaining(["app:9400", "worker:3001"]))
   })
 })
 
