@@ -1,14 +1,17 @@
 /**
  * The order fulfilment saga end to end: the HTTP API, the process manager, PostgreSQL and the local
  * payment provider, on a database of their own. Every failure point and its compensation, judged by
- * the order, the stock and the provider's ledger.
+ * the order, the stock and the provider's ledger. The API is called through its typed client, but
+ * where a test looks at what the client cannot send or see (a malformed body, headers).
  */
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { call, get, post } from "../support/http.js"
+import { NotFound } from "../../src/client.js"
+import { call, get, typedApi } from "../support/http.js"
 import {
   confirmedOrder,
   fulfilmentLayer,
+  type Fulfilment,
   fulfilmentOf,
   orderOf,
   PaymentSink,
@@ -17,17 +20,26 @@ import {
   untilFulfilment
 } from "../support/fulfilment.js"
 
+/** Asks to pay (202: accepted as paymentPending). */
 const pay = (orderId: string, method = "card") =>
   Effect.gen(function*() {
+    const api = yield* typedApi
     const order = yield* orderOf(orderId)
-    const response = yield* post(`/orders/${orderId}/pay`, { body: { amountCents: order.totalCents, method } })
-    expect(response.status, response.text).toBe(202)
-    return response
+    return yield* api.orders.pay({ path: { orderId }, headers: {}, payload: { amountCents: order.totalCents, method } })
   })
 
-const phase = (name: string) => (fulfilment: any) => fulfilment.phase === name
-const finished = (fulfilment: any) => fulfilment.status === "finished"
-const stepNames = (fulfilment: any) => fulfilment.steps.map((step: any) => step.step)
+const timelineOf = (orderId: string) => Effect.flatMap(typedApi, (api) => api.orders.events({ path: { orderId }, urlParams: {} }))
+
+const phase = (name: string) => (fulfilment: Fulfilment) => fulfilment.phase === name
+const finished = (fulfilment: Fulfilment) => fulfilment.status === "finished"
+const stepNames = (fulfilment: Fulfilment) => fulfilment.steps.map((step) => step.step)
+const stepOf = (fulfilment: Fulfilment, found: (step: Fulfilment["steps"][number]) => boolean) => {
+  const step = fulfilment.steps.find(found)
+  expect(step, `a step in ${JSON.stringify(stepNames(fulfilment))}`).toBeDefined()
+  return step!
+}
+/** What a step was given, as the saga recorded it. */
+const inputOf = (step: Fulfilment["steps"][number]) => step.input as { readonly paymentId: string }
 
 layer(fulfilmentLayer(), { excludeTestServices: true })("the fulfilment saga", (it) => {
   it.effect("happy path: reserves, takes one payment, and on shipping turns the reservations into stock movements", () =>
@@ -46,20 +58,19 @@ layer(fulfilmentLayer(), { excludeTestServices: true })("the fulfilment saga", (
       expect(stepNames(paid)).toEqual(["read-order", `reserve:${a}`, `reserve:${b}`, "authorize:1", "capture:1", "order-paid:1"])
       for (const step of paid.steps) {
         expect(step).toMatchObject({ status: "succeeded", attempts: 0, compensation: false })
-        expect(Date.parse(step.finishedAt)).toBeGreaterThanOrEqual(Date.parse(step.scheduledAt))
+        expect(Date.parse(step.finishedAt ?? "")).toBeGreaterThanOrEqual(Date.parse(step.scheduledAt))
       }
       const sink = yield* PaymentSink
       const captured = sink.payments().filter((payment) => payment.captures > 0 && payment.amountCents === order.totalCents)
       expect(captured.length).toBeGreaterThanOrEqual(1)
 
       // What the saga did to the order is recorded as the saga's doing, caused by its step, correlated by the order.
-      const timeline = (yield* get(`/orders/${orderId}/events`)).json as Array<any>
+      const timeline = yield* timelineOf(orderId)
       const orderPaid = timeline.find((event) => event.type === "OrderPaid")
-      expect(orderPaid.metadata).toMatchObject({ correlationId: orderId, userId: null, role: "service" })
-      expect(typeof orderPaid.metadata.causationId).toBe("string")
+      expect(orderPaid?.metadata).toMatchObject({ correlationId: orderId, userId: null, role: "service", causationId: expect.any(String) })
 
-      const shipped = yield* post(`/orders/${orderId}/ship`, { body: { carrier: "DHL", trackingNumber: "JD1" } })
-      expect(shipped.status, shipped.text).toBe(200)
+      yield* Effect.flatMap(typedApi, (api) =>
+        api.orders.ship({ path: { orderId }, headers: {}, payload: { carrier: "DHL", trackingNumber: "JD1" } }))
       const done = yield* untilFulfilment(orderId, finished)
       expect(done).toMatchObject({ outcome: "fulfilled", compensating: false })
       expect(yield* stockOf(a)).toMatchObject({ onHand: 3, reserved: 0, available: 3 })
@@ -74,7 +85,7 @@ layer(fulfilmentLayer(), { excludeTestServices: true })("the fulfilment saga", (
       const done = yield* untilFulfilment(orderId, finished)
       expect(done).toMatchObject({ outcome: "cancelled", cancelReason: "out-of-stock", compensating: true })
       expect(stepNames(done)).toEqual(["read-order", `reserve:${a}`, `reserve:${b}`, `release:${a}`, "cancel-order"])
-      expect(done.steps.find((step: any) => step.step === `reserve:${b}`).output).toMatchObject({ reserved: false })
+      expect(stepOf(done, (step) => step.step === `reserve:${b}`).output).toMatchObject({ reserved: false })
       expect(yield* orderOf(orderId)).toMatchObject({ status: "cancelled", cancelReason: "out-of-stock" })
       expect(yield* stockOf(a)).toMatchObject({ onHand: 5, reserved: 0 })
       expect(yield* stockOf(b)).toMatchObject({ onHand: 1, reserved: 0 })
@@ -102,7 +113,7 @@ layer(fulfilmentLayer(), { excludeTestServices: true })("the fulfilment saga", (
       yield* pay(orderId, "test-timeout")
       const declined = yield* untilFulfilment(orderId, (f) => stepNames(f).includes("order-declined:1") && f.phase === "awaitingPayment")
       expect(stepNames(declined)).toEqual(["read-order", `reserve:${a}`, "authorize:1", "void:1", "order-declined:1"])
-      expect(declined.steps.find((step: any) => step.kind === "authorize").output).toMatchObject({ approved: false, timedOut: true })
+      expect(stepOf(declined, (step) => step.kind === "authorize").output).toMatchObject({ approved: false, timedOut: true })
       expect(yield* orderOf(orderId)).toMatchObject({ status: "confirmed", lastDecline: { attempt: 1 } })
       const sink = yield* PaymentSink
       expect(sink.payments().some((payment) => payment.status === "voided" && payment.calls.authorize >= 1)).toBe(true)
@@ -120,12 +131,13 @@ layer(fulfilmentLayer(), { excludeTestServices: true })("the fulfilment saga", (
       yield* untilFulfilment(orderId, phase("paid"))
       const sink = yield* PaymentSink
       const order = yield* orderOf(orderId)
-      const timeline = (yield* get(`/orders/${orderId}/events`)).json as Array<any>
-      expect(timeline.filter((event) => event.type === "PaymentRequested").map((event) => event.data.attempt)).toEqual([1, 2])
+      const timeline = yield* timelineOf(orderId)
+      expect(timeline.filter((event) => event.type === "PaymentRequested").map((event) => (event.data as { attempt: number }).attempt))
+        .toEqual([1, 2])
       const fulfilment = yield* fulfilmentOf(orderId)
-      const ids = fulfilment.steps.filter((step: any) => step.kind === "authorize").map((step: any) => step.input.paymentId)
-      expect(ids.map((id: string) => sink.payment(id)?.status)).toEqual(["voided", "captured"])
-      expect(ids.map((id: string) => sink.payment(id)?.captures)).toEqual([0, 1])
+      const ids = fulfilment.steps.filter((step) => step.kind === "authorize").map((step) => inputOf(step).paymentId)
+      expect(ids.map((id) => sink.payment(id)?.status)).toEqual(["voided", "captured"])
+      expect(ids.map((id) => sink.payment(id)?.captures)).toEqual([0, 1])
       expect(order.status).toBe("paid")
     }))
 
@@ -137,18 +149,17 @@ layer(fulfilmentLayer(), { excludeTestServices: true })("the fulfilment saga", (
       yield* untilFulfilment(orderId, phase("awaitingPayment"))
       yield* pay(orderId)
       yield* untilFulfilment(orderId, phase("paid"))
-      const cancelled = yield* post(`/orders/${orderId}/cancel`, { body: { reason: "changed my mind" } })
-      expect(cancelled.status, cancelled.text).toBe(200)
+      yield* Effect.flatMap(typedApi, (api) => api.orders.cancel({ path: { orderId }, headers: {}, payload: { reason: "changed my mind" } }))
       const done = yield* untilFulfilment(orderId, finished)
       expect(done).toMatchObject({ outcome: "cancelled", cancelReason: "changed my mind", compensating: true })
-      expect(done.steps.filter((step: any) => step.compensation).map((step: any) => step.step)).toEqual([
+      expect(done.steps.filter((step) => step.compensation).map((step) => step.step)).toEqual([
         "refund", "order-refunded", `release:${b}`, `release:${a}`
       ])
       const order = yield* orderOf(orderId)
       expect(order).toMatchObject({ status: "cancelled", refundedCents: order.totalCents })
-      const ids = done.steps.filter((step: any) => step.kind === "authorize").map((step: any) => step.input.paymentId)
+      const [paymentId] = done.steps.filter((step) => step.kind === "authorize").map((step) => inputOf(step).paymentId)
       const sink = yield* PaymentSink
-      expect(sink.payment(ids[0])).toMatchObject({ status: "refunded", captures: 1, refunds: 1 })
+      expect(sink.payment(paymentId!)).toMatchObject({ status: "refunded", captures: 1, refunds: 1 })
       expect(yield* stockOf(a)).toMatchObject({ onHand: 5, reserved: 0 })
       expect(yield* stockOf(b)).toMatchObject({ onHand: 5, reserved: 0 })
     }))
@@ -172,11 +183,12 @@ layer(fulfilmentLayer(), { excludeTestServices: true })("the fulfilment saga", (
 
   it.effect("an order never confirmed has no fulfilment", () =>
     Effect.gen(function*() {
-      const placed = yield* post("/orders", {
-        body: { customerId: "9d2b0c44-57f7-4a5e-8f0a-6f1c2b3d4e5f", currency: "EUR", lines: [{ sku: "X", quantity: 1, unitPriceCents: 1 }] }
+      const api = yield* typedApi
+      const { orderId } = yield* api.orders.place({
+        headers: {},
+        payload: { customerId: "9d2b0c44-57f7-4a5e-8f0a-6f1c2b3d4e5f", currency: "EUR", lines: [{ sku: "X", quantity: 1, unitPriceCents: 1 }] }
       })
-      const response = yield* get(`/orders/${placed.json.orderId}/fulfilment`)
-      expect(response.status, response.text).toBe(404)
+      expect(yield* Effect.flip(fulfilmentOf(orderId))).toBeInstanceOf(NotFound)
     }))
 })
 

@@ -1,7 +1,7 @@
 /**
  * The fulfilment saga end to end, in-process: the HTTP API and the process manager on one runtime,
  * a database of their own (a process manager fulfils every confirmed order of its database), and the
- * local payment provider on a free port.
+ * local payment provider on a free port; the helpers call the API through its typed client.
  */
 import { HttpServer } from "@effect/platform"
 import { Context, Duration, Effect, Layer, Option } from "effect"
@@ -10,7 +10,7 @@ import { expect } from "vitest"
 import { HttpLive, SagasLive } from "../../src/app.js"
 import { type DevPaymentProvider, startDevPaymentProvider } from "../../src/payments/DevPaymentProvider.js"
 import { runMigrationsOn, scratchDatabase } from "./databases.js"
-import { BaseUrl, get, post, call } from "./http.js"
+import { BaseUrl, typedApi } from "./http.js"
 import { testConfig } from "./layers.js"
 
 export class PaymentSink extends Context.Tag("test/PaymentSink")<PaymentSink, DevPaymentProvider>() {}
@@ -56,56 +56,52 @@ export const fulfilmentLayer = (settings: FulfilmentSettings = {}) =>
 /** Sets a SKU's stock (as staff would) and returns the SKU. */
 export const stocked = (onHand: number, sku = `SKU-${randomUUID().slice(0, 8)}`) =>
   Effect.gen(function*() {
-    const response = yield* call("PUT", `/inventory/${sku}`, { body: { onHand } })
-    expect(response.status, response.text).toBe(200)
+    const api = yield* typedApi
+    yield* api.inventory.setStock({ path: { sku }, headers: {}, payload: { onHand } })
     return sku
   })
 
 /** Places and confirms an order of these lines (sku → quantity, 250 cents a unit); its id. */
 export const confirmedOrder = (lines: Record<string, number>) =>
   Effect.gen(function*() {
-    const placed = yield* post("/orders", {
-      body: {
+    const api = yield* typedApi
+    const { orderId } = yield* api.orders.place({
+      headers: {},
+      payload: {
         customerId: randomUUID(),
         currency: "EUR",
         lines: Object.entries(lines).map(([sku, quantity]) => ({ sku, quantity, unitPriceCents: 250 }))
       }
     })
-    expect(placed.status, placed.text).toBe(201)
-    const orderId = placed.json.orderId as string
-    const confirmed = yield* post(`/orders/${orderId}/confirm`)
-    expect(confirmed.status, confirmed.text).toBe(200)
+    yield* api.orders.confirm({ path: { orderId }, headers: {} })
     return orderId
   })
 
 export const fulfilmentOf = (orderId: string) =>
-  Effect.map(get(`/orders/${orderId}/fulfilment`), (response) => {
-    expect(response.status, response.text).toBe(200)
-    return response.json
-  })
+  Effect.flatMap(typedApi, (api) => api.orders.fulfilment({ path: { orderId } }))
+
+export type Fulfilment = Effect.Effect.Success<ReturnType<typeof fulfilmentOf>>
 
 /** Waits (up to `within`) until the order's saga shows what `ready` looks for; gives its last view. */
-export const untilFulfilment = (orderId: string, ready: (fulfilment: any) => boolean, within: Duration.DurationInput = "15 seconds") =>
+export const untilFulfilment = (orderId: string, ready: (fulfilment: Fulfilment) => boolean, within: Duration.DurationInput = "15 seconds") =>
   Effect.gen(function*() {
     const deadline = Date.now() + Duration.toMillis(Duration.decode(within))
     for (;;) {
-      const response = yield* get(`/orders/${orderId}/fulfilment`)
-      if (response.status === 200 && ready(response.json)) return response.json
+      // Not found until the saga's first event is recorded.
+      const seen = yield* Effect.option(fulfilmentOf(orderId))
+      if (Option.isSome(seen) && ready(seen.value)) return seen.value
       if (Date.now() > deadline) {
-        expect.fail(`order ${orderId}'s fulfilment did not get there within ${Duration.format(Duration.decode(within))}: ${response.text}`)
+        expect.fail(
+          `order ${orderId}'s fulfilment did not get there within ${Duration.format(Duration.decode(within))}: ` +
+            JSON.stringify(Option.getOrNull(seen))
+        )
       }
       yield* Effect.sleep("50 millis")
     }
   })
 
 export const orderOf = (orderId: string) =>
-  Effect.map(get(`/orders/${orderId}`), (response) => {
-    expect(response.status, response.text).toBe(200)
-    return response.json
-  })
+  Effect.flatMap(typedApi, (api) => api.orders.get({ path: { orderId }, headers: {}, urlParams: {} }))
 
 export const stockOf = (sku: string) =>
-  Effect.map(get(`/inventory/${sku}`), (response) => {
-    expect(response.status, response.text).toBe(200)
-    return response.json
-  })
+  Effect.flatMap(typedApi, (api) => api.inventory.getStock({ path: { sku }, headers: {} }))

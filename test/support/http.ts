@@ -1,9 +1,10 @@
 /** A real HTTP server of the application on a free port, and a small fetch client for e2e tests. */
-import { HttpServer } from "@effect/platform"
+import { FetchHttpClient, HttpServer } from "@effect/platform"
 import { Context, Effect, Layer } from "effect"
 import { randomUUID } from "node:crypto"
 import { expect } from "vitest"
 import { HttpLive } from "../../src/app.js"
+import { makeClient } from "../../src/client.js"
 import { adminToken, bearer } from "./auth.js"
 import { type ConfigOverrides, testConfig } from "./layers.js"
 
@@ -19,6 +20,11 @@ export const serverLayer = (overrides: ConfigOverrides = {}) =>
       return `http://127.0.0.1:${server.address.port}`
     })
   ).pipe(Layer.provide(HttpLive), Layer.provide(testConfig(overrides)))
+
+/** The API's typed client (src/client.ts) for the server under test, acting as an admin. */
+export const typedApi = Effect.flatMap(BaseUrl, (baseUrl) => makeClient({ baseUrl, token: adminToken })).pipe(
+  Effect.provide(FetchHttpClient.layer)
+)
 
 export interface ApiResponse {
   readonly status: number
