@@ -158,6 +158,8 @@ const methodsByPath = () => {
       const entry = paths.get(endpoint.path) ??
         { pattern: new RegExp(`^${endpoint.path.replace(/:\w+/g, "[^/]+")}$`), methods: new Set<string>() }
       entry.methods.add(endpoint.method)
+      // The router answers HEAD wherever it answers GET.
+      if (endpoint.method === "GET") entry.methods.add("HEAD")
       paths.set(endpoint.path, entry)
     }
   })

@@ -257,9 +257,11 @@ layer(Layer.merge(serverLayer(), RuntimeLive.pipe(Layer.provide(testConfig()))),
         expect(put.headers.get("allow")).toBe("POST")
         const patch = yield* call("PATCH", `/orders/${randomUUID()}`)
         expectError(patch, 405, { error: "method_not_allowed" })
-        expect(patch.headers.get("allow")).toBe("GET")
+        expect(patch.headers.get("allow")).toBe("GET, HEAD")
         const stock = yield* call("POST", "/inventory/SKU-1")
-        expect(stock.headers.get("allow")).toBe("GET, PUT")
+        expect(stock.headers.get("allow")).toBe("GET, HEAD, PUT")
+        // HEAD is served wherever GET is.
+        expect((yield* call("HEAD", `/orders/${randomUUID()}`)).status).toBe(404)
         // A path the API does not have at all stays 404.
         expectError(yield* call("PUT", "/orders/x/y/z"), 404, { error: "not_found" })
       }))
