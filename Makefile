@@ -56,8 +56,8 @@ browser: ## install Chromium from Debian's packages, for the console's browser t
 	@[ -x "$(CHROMIUM_PATH)" ] || { \
 	  command -v apt-get >/dev/null || { echo "error: the browser tests need Chromium at CHROMIUM_PATH ($(CHROMIUM_PATH))" >&2; exit 1; }; \
 	  echo "installing Chromium from Debian's packages (once; a minute or two)"; \
-	  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
-	    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }; }
+	  apt-get install -y chromium >/dev/null 2>&1 \
+	    || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }; }
 
 $(PROMTOOL):
 	@command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null \
