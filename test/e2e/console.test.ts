@@ -10,14 +10,11 @@
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import amqp from "amqplib"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect } from "effect"
 import { randomUUID } from "node:crypto"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import path from "node:path"
 import { topology } from "../../src/messaging/contracts.js"
-import { authSettings, token } from "../support/auth.js"
-import { screenshot, sharedBrowser, signIn } from "../support/console.js"
+import { token } from "../support/auth.js"
+import { devAuthSettings, screenshot, sharedBrowser, signIn } from "../support/console.js"
 import { confirmedOrder, fulfilmentLayer, orderOf, stocked, untilFulfilment } from "../support/fulfilment.js"
 import { BaseUrl, placeOrderBody, post, serverLayer } from "../support/http.js"
 
@@ -300,14 +297,7 @@ layer(fulfilmentLayer({ paymentTimeout: "2 seconds" }), { excludeTestServices: t
     }))
 })
 
-const devAuth = {
-  ...authSettings,
-  mode: Option.some("dev" as const),
-  publicKeysFile: Option.none(),
-  issuer: Option.none(),
-  audience: Option.none(),
-  devKeyFile: path.join(mkdtempSync(path.join(tmpdir(), "console-dev-")), "dev-signing-key.json")
-}
+const devAuth = devAuthSettings()
 
 layer(serverLayer({ auth: devAuth }), { excludeTestServices: true })("the web console in development mode", (it) => {
   it.effect("offers to mint a token for a role, and signs in with it", () =>

@@ -12,16 +12,13 @@
 import { expect, it as effectIt, layer } from "@effect/vitest"
 import { Cause, ConfigError, Duration, Effect, Exit, Layer, Option } from "effect"
 import { createHash, randomUUID } from "node:crypto"
-import { mkdtempSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
-import path from "node:path"
 import type { Page } from "playwright-core"
 import { afterAll } from "vitest"
 import { configProblems } from "../../src/config.js"
 import { authSettings, token } from "../support/auth.js"
-import { screenshot, sharedBrowser } from "../support/console.js"
+import { devAuthSettings, screenshot, sharedBrowser } from "../support/console.js"
 import { BaseUrl, serverLayer } from "../support/http.js"
 
 const clientId = "orders-console"
@@ -285,14 +282,7 @@ layer(serverLayer({ auth: { ...authSettings, issuer: Option.some(provider.issuer
 
 effectIt.live("start-up is refused, in one line naming the variables, when the API has no provider to sign in with", () =>
   Effect.gen(function*() {
-    const devAuth = {
-      ...authSettings,
-      mode: Option.some("dev" as const),
-      publicKeysFile: Option.none(),
-      issuer: Option.none(),
-      audience: Option.none(),
-      devKeyFile: path.join(mkdtempSync(path.join(tmpdir(), "console-oidc-dev-")), "dev-signing-key.json")
-    }
+    const devAuth = devAuthSettings()
     const exit = yield* Effect.exit(Effect.scoped(Layer.build(serverLayer({ auth: devAuth }))))
     expect(Exit.isFailure(exit)).toBe(true)
     const problems = Exit.isFailure(exit)

@@ -3,11 +3,13 @@
  * CHROMIUM_PATH) through playwright-core, a context per user, signing in as the pages do, and full
  * page screenshots kept under test-artifacts/console/ to be looked at.
  */
-import { Effect } from "effect"
-import { mkdirSync } from "node:fs"
+import { Effect, Option } from "effect"
+import { mkdirSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
 import path from "node:path"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll } from "vitest"
+import { authSettings } from "./auth.js"
 import { BaseUrl } from "./http.js"
 
 export const chromiumPath = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
@@ -65,3 +67,13 @@ export const signIn = async (page: Page, token: string) => {
   await page.getByRole("button", { name: "Sign in", exact: true }).click()
   await page.getByRole("button", { name: "Sign out" }).waitFor()
 }
+
+/** The test settings' authentication in development mode (no provider), with a signing key of its own. */
+export const devAuthSettings = () => ({
+  ...authSettings,
+  mode: Option.some("dev" as const),
+  publicKeysFile: Option.none(),
+  issuer: Option.none(),
+  audience: Option.none(),
+  devKeyFile: path.join(mkdtempSync(path.join(tmpdir(), "console-dev-")), "dev-signing-key.json")
+})
